@@ -1,0 +1,71 @@
+/**
+ * The runner's one error type. Commands throw it; `main.ts` maps its `code` to an exit code.
+ *
+ * @module
+ */
+
+/** What went wrong, as a stable string a caller can branch on. */
+export type ErrorCode =
+  | "usage" // bad command line
+  | "invalid_pipeline" // the pipeline file failed validation (carries diagnostics)
+  | "invalid_source" // the source file cannot be read as declared
+  | "auth" // the API refused our credentials
+  | "transport" // the API could not be reached, or answered something we cannot read
+  | "api" // the API answered with an error we cannot recover from
+  | "internal";
+
+/** One problem in a pipeline file, with where it is. Lines and columns are 1-based. */
+export interface Diagnostic {
+  /** Machine-readable kind, e.g. `unknown_key`, `invalid_type`, `missing_env`. */
+  code: string;
+  /** Path inside the YAML document, e.g. `["mappings", "amount", "type"]`. */
+  path: (string | number)[];
+  message: string;
+  line: number;
+  column: number;
+}
+
+/** The one error class of the runner; `code` decides the exit code. */
+export class RunnerError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RunnerError";
+    this.code = code;
+  }
+}
+
+/** A pipeline file that failed validation; carries every problem found, not just the first. */
+export class PipelineError extends RunnerError {
+  readonly file: string;
+  readonly diagnostics: Diagnostic[];
+  constructor(file: string, diagnostics: Diagnostic[]) {
+    super(
+      "invalid_pipeline",
+      `${file}: ${diagnostics.length} problem${diagnostics.length === 1 ? "" : "s"}`,
+    );
+    this.name = "PipelineError";
+    this.file = file;
+    this.diagnostics = diagnostics;
+  }
+}
+
+/** An HTTP answer the runner could not accept; carries the status for the exit-code decision. */
+export class HttpError extends RunnerError {
+  readonly status: number;
+  constructor(code: ErrorCode, status: number, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.name = "HttpError";
+    this.status = status;
+  }
+}
+
+/**
+ * Formats a diagnostic the way compilers do, so editors and terminals can jump to it.
+ *
+ * @example
+ * formatDiagnostic("p.yaml", d) // "p.yaml:12:5 error Unknown key \"sourse\": did you mean \"source\"?"
+ */
+export function formatDiagnostic(file: string, d: Diagnostic): string {
+  return `${file}:${d.line}:${d.column} error ${d.message}`;
+}
