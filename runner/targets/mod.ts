@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { createWorkspanTarget, workspanSchema } from "./workspan.ts";
-import type { Target } from "./types.ts";
+import type { RowShape, Target } from "./types.ts";
 
 export type * from "./types.ts";
 
@@ -17,10 +17,10 @@ export const targetSchema = z.discriminatedUnion("api", [workspanSchema]);
 export type TargetConfig = z.output<typeof targetSchema>;
 
 /** Builds the target a pipeline's `target` section describes. */
-export function createTarget(config: TargetConfig): Target {
+export function createTarget(config: TargetConfig, shape: RowShape): Target {
   switch (config.api) {
     case "workspan":
-      return createWorkspanTarget(config);
+      return createWorkspanTarget(config, shape);
   }
 }
 
@@ -32,6 +32,6 @@ export function targetSecrets(config: TargetConfig): string[] {
     const v = auth[k];
     if (typeof v === "string" && v.length > 0) out.push(v);
   }
-  for (const v of Object.values(config.headers ?? {})) if (v.length > 0) out.push(v);
+  for (const v of Object.values(config.headers ?? {}) as string[]) if (v.length > 0) out.push(v);
   return out;
 }

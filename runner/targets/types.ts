@@ -5,6 +5,10 @@
  * @module
  */
 import type { MappedRow } from "../mapping/mod.ts";
+import type { FIELD_TYPES } from "../config/schema.ts";
+
+/** The type a mapped field was checked as. */
+export type FieldType = typeof FIELD_TYPES[number];
 
 /** A batch of mapped rows, in source order, ready to send. */
 export interface Batch {
@@ -15,6 +19,8 @@ export interface Batch {
   rows: MappedRow[];
   /** Source line of each row (same index as `rows`). */
   lines: number[];
+  /** The pipeline's key field (present in every row). */
+  key: string;
 }
 
 /** Per-row counts a target reports for one batch. */
@@ -67,6 +73,14 @@ export interface TargetContext {
   /** Diagnostic log line on stderr (never given secrets). */
   log: (message: string) => void;
   signal?: AbortSignal;
+}
+
+/** What a target knows of the rows it will be sent, fixed at compile time. */
+export interface RowShape {
+  /** The pipeline's key field. */
+  key: string;
+  /** Target fields in wire order, with the type each was checked as. */
+  fields: readonly { name: string; type: FieldType }[];
 }
 
 /** A step as `plan` shows it. */
