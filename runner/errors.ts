@@ -61,6 +61,20 @@ export class HttpError extends RunnerError {
 }
 
 /**
+ * A request that failed in transit. `maybeDelivered` is true when the server may have received
+ * and processed it (a timeout or reset after the body was sent, a 5xx answer): resending such an
+ * upload could load its rows twice.
+ */
+export class TransportError extends RunnerError {
+  readonly maybeDelivered: boolean;
+  constructor(message: string, maybeDelivered: boolean, options?: ErrorOptions) {
+    super("transport", message, options);
+    this.name = "TransportError";
+    this.maybeDelivered = maybeDelivered;
+  }
+}
+
+/**
  * Formats a diagnostic the way compilers do, so editors and terminals can jump to it.
  *
  * @example

@@ -123,9 +123,9 @@ export const pipelineSchema = z
     mappings: z.record(z.string().min(1), mapping).meta({
       description: "Target field -> where its value comes from",
     }),
-    polling: pollingSchema.default({} as never),
-    limits: limitsSchema.default({} as never),
-    output: outputSchema.default({} as never),
+    polling: pollingSchema.prefault({}),
+    limits: limitsSchema.prefault({}),
+    output: outputSchema.prefault({}),
   })
   .check((ctx) => {
     const p = ctx.value;

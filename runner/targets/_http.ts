@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { HttpError, RunnerError } from "../errors.ts";
+import { HttpError, TransportError } from "../errors.ts";
 import type { TargetContext } from "./types.ts";
 
 /** How a request may be retried. */
@@ -79,7 +79,7 @@ function neverSent(err: unknown): boolean {
  * Sends a request with a timeout and the retries its `kind` allows.
  *
  * @returns the first response that is not retried (any status: callers decide what it means)
- * @throws {RunnerError} `transport` when the server could not be reached or timed out
+ * @throws {TransportError} when the server could not be reached or did not answer in time
  */
 export async function send(
   ctx: TargetContext,
@@ -108,11 +108,11 @@ export async function send(
         ? err.message
         : String(err);
       if (!retryable || last) {
-        throw new RunnerError(
-          "transport",
+        throw new TransportError(
           `Cannot ${spec.what}: ${why}${
             retryable ? ` (after ${attempt + 1} attempts)` : ""
           }${spec.kind === "once" && !retryable ? "; not resent, since the server may have received it" : ""}`,
+          !neverSent(err),
           { cause: err },
         );
       }

@@ -1,0 +1,215 @@
+/**
+ * The commands behind `deno task run|validate|plan|schema`. Each returns an exit code and writes
+ * only through the `Io` it is given; `main.ts` owns the process.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { compile, type Plan } from "./compile.ts";
+import { loadPipeline, pipelineSchema } from "./config/mod.ts";
+import { formatDiagnostic, PipelineError, RunnerError } from "./errors.ts";
+import { execute, type ExecuteDeps } from "./execute.ts";
+import { humanReport, redact } from "./report/human.ts";
+import { progressPrinter } from "./report/progress.ts";
+import type { Summary } from "./report/summary.ts";
+import { openSource } from "./sources/mod.ts";
+
+/** Where a command writes. `out` is stdout (data), `err` is stderr (people). */
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** Raw stderr text without a newline (progress redraws). */
+  errRaw: (text: string) => void;
+  stderrIsTty: boolean;
+  color: boolean;
+  env: (name: string) => string | undefined;
+  fetch: typeof fetch;
+}
+
+/** Exit codes, as the README documents them. */
+export const EXIT = { ok: 0, rowsFailed: 1, invalid: 2, transport: 3, timedOut: 4 } as const;
+
+/** Maps an error thrown before a run started to an exit code and a message. */
+export function reportError(io: Io, err: unknown): number {
+  if (err instanceof PipelineError) {
+    for (const d of err.diagnostics) io.err(formatDiagnostic(err.file, d));
+    io.err(`${err.file}: invalid pipeline, nothing was sent`);
+    return EXIT.invalid;
+  }
+  if (err instanceof RunnerError) {
+    io.err(`error: ${err.message}`);
+    return err.code === "usage" || err.code === "invalid_source" || err.code === "invalid_pipeline"
+      ? EXIT.invalid
+      : EXIT.transport;
+  }
+  throw err;
+}
+
+/** Expands folders into the pipeline files inside them (`*.yaml`, `*.yml`), sorted. */
+export async function expandPaths(paths: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    let info: Deno.FileInfo | undefined;
+    try {
+      info = await Deno.stat(p);
+    } catch {
+      info = undefined;
+    }
+    if (info?.isDirectory) {
+      const files: string[] = [];
+      for await (const e of Deno.readDir(p)) {
+        if (e.isFile && /\.ya?ml$/i.test(e.name)) files.push(`${p.replace(/\/+$/, "")}/${e.name}`);
+      }
+      if (files.length === 0) throw new RunnerError("usage", `No pipeline files (*.yaml) in "${p}"`);
+      out.push(...files.sort());
+    } else out.push(p);
+  }
+  return out;
+}
+
+/** Options of `run`. */
+export interface RunOptions {
+  quiet: boolean;
+  /** Print nothing on stderr but errors; the summary still goes to stdout. */
+  json: boolean;
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  await Deno.writeTextFile(tmp, text);
+  await Deno.rename(tmp, path);
+}
+
+/** Runs one pipeline file end to end; returns its summary, or throws before anything was sent. */
+export async function runOne(
+  file: string,
+  io: Io,
+  options: RunOptions,
+  deps: Partial<ExecuteDeps> = {},
+): Promise<{ summary: Summary; plan: Plan }> {
+  const loaded = await loadPipeline(file, { env: io.env });
+  const plan = await compile(loaded);
+  const say = (line: string) => {
+    if (!options.quiet && !options.json) io.err(redact(line, plan.secrets));
+  };
+  const summary = await execute(plan, {
+    fetch: io.fetch,
+    log: say,
+    ...(!options.quiet && !options.json
+      ? { progress: progressPrinter(plan.name, (t) => io.errRaw(t), io.stderrIsTty) }
+      : {}),
+    ...deps,
+  });
+  if (plan.output.summary) {
+    await writeAtomic(plan.output.summary, JSON.stringify(summary, null, 2) + "\n");
+  }
+  io.out(redact(JSON.stringify(summary), plan.secrets));
+  if (!options.quiet && !options.json) {
+    for (const l of humanReport(summary, { color: io.color })) io.err(redact(l, plan.secrets));
+  }
+  return { summary, plan };
+}
+
+/** `run`: runs each pipeline in turn; the exit code is the highest of their codes. */
+export async function runCommand(files: string[], io: Io, options: RunOptions): Promise<number> {
+  let code = 0;
+  for (const file of await expandPaths(files)) {
+    try {
+      const { summary } = await runOne(file, io, options);
+      code = Math.max(code, summary.exit_code);
+    } catch (err) {
+      code = Math.max(code, reportError(io, err));
+    }
+  }
+  return code;
+}
+
+/** `validate`: checks every pipeline file, sends nothing. */
+export async function validateCommand(
+  paths: string[],
+  io: Io,
+  format: "text" | "github" = "text",
+): Promise<number> {
+  let bad = 0;
+  const files = await expandPaths(paths);
+  for (const file of files) {
+    try {
+      const plan = await compile(await loadPipeline(file, { env: io.env }));
+      io.out(`${file}: ok (${plan.name} -> ${plan.target.api}, ${plan.mapper.fields.length} fields)`);
+    } catch (err) {
+      bad++;
+      if (err instanceof PipelineError && format === "github") {
+        for (const d of err.diagnostics) {
+          io.out(`::error file=${err.file},line=${d.line},col=${d.column}::${d.message}`);
+        }
+      }
+      reportError(io, err);
+    }
+  }
+  io.err(`${files.length - bad} of ${files.length} pipeline files valid`);
+  return bad > 0 ? EXIT.invalid : EXIT.ok;
+}
+
+/** `plan`: compiled steps, a preview of mapped rows, and what a run would send. No network. */
+export async function planCommand(file: string, io: Io, previewRows: number): Promise<number> {
+  const plan = await compile(await loadPipeline(file, { env: io.env }));
+  const out = (l: string) => io.out(redact(l, plan.secrets));
+  out(`pipeline ${plan.name} (${file})`);
+  out(`  source  ${plan.source.path} (${plan.source.format})`);
+  out(`  target  ${plan.target.api}, batches of ${plan.target.batchSize}, ${plan.target.concurrency} in flight`);
+  out(`  key     ${plan.key}`);
+  out(`  fields  ${plan.mapper.fields.join(", ")}`);
+  out("steps:");
+  out("  1. read    stream the source, map and check each row (rejects stay local)");
+  plan.target.describe().forEach((s, i) => out(`  ${i + 2}. ${s.name.padEnd(7)} ${s.detail}`));
+  const p = plan.polling;
+  out(
+    `  polling every ${p.interval} ms, x${p.backoff} up to ${p.max_interval} ms, give up after ${p.timeout} ms`,
+  );
+  const source = openSource(plan.source);
+  let read = 0;
+  let rejected = 0;
+  let mapped = 0;
+  const preview: string[] = [];
+  const rejects: string[] = [];
+  for await (const rec of source.records()) {
+    read++;
+    const r = rec.error === undefined ? plan.mapper.map(rec.values) : undefined;
+    if (!r || !r.ok) {
+      rejected++;
+      if (rejects.length < 20) {
+        rejects.push(
+          `  line ${rec.line}: ${rec.error ?? (r && !r.ok ? r.errors.map((e) => e.message).join("; ") : "")}`,
+        );
+      }
+      continue;
+    }
+    mapped++;
+    if (preview.length < previewRows) {
+      preview.push(`  line ${rec.line}: ${JSON.stringify(rec.values)}`);
+      preview.push(`       -> ${JSON.stringify(r.row)}`);
+    }
+  }
+  out(`preview (first ${Math.min(previewRows, mapped)} mapped rows, source -> sent):`);
+  for (const l of preview) out(l);
+  const batches = Math.ceil(mapped / plan.target.batchSize);
+  out(`a run would read ${read} rows, reject ${rejected} locally and send ${mapped} in ${batches} batches`);
+  if (rejects.length > 0) {
+    out(`rows that would be rejected${rejected > rejects.length ? ` (first ${rejects.length})` : ""}:`);
+    for (const l of rejects) out(l);
+  }
+  return EXIT.ok;
+}
+
+/** The JSON Schema of the pipeline format, generated from the zod schema (input side). */
+export function pipelineJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(pipelineSchema, { io: "input", unrepresentable: "any" });
+  return {
+    ...schema,
+    $id: "https://github.com/bulkrun/runner/schema/pipeline.schema.json",
+    title: "Pipeline file",
+    description: "A declarative bulk-load pipeline: source file, target API, mappings, polling",
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * Compile: a validated pipeline becomes a plan of typed steps. Collects every problem the schema
+ * alone cannot see (source file missing, date formats, unsafe URLs) before anything is sent.
+ *
+ * @module
+ */
+import type { LoadedPipeline, MappingSpec, Pipeline } from "./config/mod.ts";
+import { type Diagnostic, PipelineError } from "./errors.ts";
+import { checkDateFormat, compileMapper, type RowMapper } from "./mapping/mod.ts";
+import { formatFromPath, type SourceOptions } from "./sources/mod.ts";
+import { createTarget, type Target, type TargetConfig, targetSecrets } from "./targets/mod.ts";
+
+/** Everything a run needs, resolved and checked. */
+export interface Plan {
+  name: string;
+  /** The pipeline file, as given. */
+  file: string;
+  source: SourceOptions;
+  mapper: RowMapper;
+  key: string;
+  /** The key's value as read from a source record, for reporting rows rejected locally. */
+  keyOf: (values: Readonly<Record<string, unknown>>) => string | undefined;
+  target: Target;
+  targetConfig: TargetConfig;
+  polling: Pipeline["polling"];
+  maxErrorRate: number;
+  output: { summary?: string; rejects?: string; maxErrors: number };
+  /** Values never to print. */
+  secrets: string[];
+}
+
+/** File-system facts compile needs; injected so compile stays testable without files. */
+export interface CompileDeps {
+  stat: (path: string) => Promise<{ isFile: boolean; isDirectory: boolean } | undefined>;
+}
+
+const defaultDeps: CompileDeps = {
+  stat: async (p) => {
+    try {
+      return await Deno.stat(p);
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+/** Resolves `path` against the pipeline's folder unless it is absolute. */
+export function resolvePath(dir: string, path: string): string {
+  if (path.startsWith("/") || /^[A-Za-z]:[\\/]/.test(path)) return path;
+  return dir === "." ? path : `${dir}/${path}`;
+}
+
+function baseName(file: string): string {
+  const b = file.slice(Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\")) + 1);
+  return b.replace(/\.(ya?ml)$/i, "");
+}
+
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+/**
+ * Compiles a loaded pipeline into a plan.
+ *
+ * @throws {PipelineError} with every problem found, each with its line and column
+ */
+export async function compile(
+  loaded: LoadedPipeline,
+  deps: CompileDeps = defaultDeps,
+): Promise<Plan> {
+  const { pipeline: p, locate, file, dir } = loaded;
+  const problems: Diagnostic[] = [];
+  const problem = (path: (string | number)[], code: string, message: string) =>
+    problems.push({ code, path, message, ...locate(path) });
+
+  const sourcePath = resolvePath(dir, p.source.path);
+  const format = p.source.format ?? formatFromPath(sourcePath);
+  if (format === undefined) {
+    problem(
+      ["source", "path"],
+      "unknown_format",
+      `Cannot tell the format of "${p.source.path}" from its extension: set source.format to csv, json or jsonl`,
+    );
+  }
+  const st = await deps.stat(sourcePath);
+  if (!st) {
+    problem(["source", "path"], "source_missing", `Source file "${sourcePath}" does not exist`);
+  } else if (!st.isFile) {
+    problem(["source", "path"], "source_not_file", `Source path "${sourcePath}" is not a file`);
+  }
+
+  for (const [field, m] of Object.entries(p.mappings)) {
+    if (typeof m === "object" && m.format !== undefined) {
+      const bad = checkDateFormat(m.format);
+      if (bad) problem(["mappings", field, "format"], "invalid_format", bad);
+    }
+  }
+
+  const t = p.target;
+  try {
+    const u = new URL(t.base_url || "http://localhost");
+    if (u.protocol === "http:" && !LOOPBACK.has(u.hostname) && !t.allow_http) {
+      problem(
+        ["target", "base_url"],
+        "insecure_url",
+        `Plain http:// to "${u.hostname}" would send credentials unencrypted: use https:// or set target.allow_http: true`,
+      );
+    }
+  } catch {
+    // The schema already reported a malformed URL.
+  }
+
+  if (problems.length > 0) {
+    problems.sort((a, b) => a.line - b.line || a.column - b.column);
+    throw new PipelineError(file, problems);
+  }
+
+  const mappings = p.mappings as Record<string, string | MappingSpec>;
+  const mapper = compileMapper(mappings, p.key);
+  const shape = {
+    key: p.key,
+    fields: mapper.fields.map((name) => {
+      const m = mappings[name];
+      return { name, type: typeof m === "object" ? m.type : "string" as const };
+    }),
+  };
+  const km = mappings[p.key];
+  const keyFrom = typeof km === "string" ? km : km?.from;
+  const keyOf = (values: Readonly<Record<string, unknown>>) => {
+    const v = keyFrom === undefined ? undefined : values[keyFrom];
+    const s = v === undefined || v === null ? "" : String(v).trim();
+    return s === "" ? undefined : s;
+  };
+  return {
+    name: p.name ?? baseName(file),
+    file,
+    source: { path: sourcePath, format: format!, delimiter: p.source.delimiter },
+    mapper,
+    key: p.key,
+    keyOf,
+    target: createTarget(t, shape),
+    targetConfig: t,
+    polling: p.polling,
+    maxErrorRate: p.limits.max_error_rate,
+    output: {
+      ...(p.output.summary ? { summary: resolvePath(dir, p.output.summary) } : {}),
+      ...(p.output.rejects ? { rejects: resolvePath(dir, p.output.rejects) } : {}),
+      maxErrors: p.output.max_errors,
+    },
+    secrets: [...new Set([...loaded.secrets, ...targetSecrets(t)])],
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * Environment interpolation in pipeline strings: `${VAR}`, `${VAR:-default}`, `${VAR:?message}`,
+ * and `$$` for a literal dollar sign. Only values are interpolated, never keys, and nothing is
+ * evaluated: this is text substitution, not code.
+ *
+ * @module
+ */
+
+/** A problem found while interpolating one string. */
+export interface InterpolationProblem {
+  code: "missing_env" | "bad_reference";
+  message: string;
+}
+
+const REF = /\$\$|\$\{([^}]*)\}/g;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Replaces environment references in `text`.
+ *
+ * @param env looks up a variable; `undefined` when it is not set
+ * @returns the new text and any problems (a missing variable leaves its reference in place)
+ * @example
+ * interpolate("${HOST:-localhost}:8080", () => undefined) // { text: "localhost:8080", problems: [] }
+ */
+export function interpolate(
+  text: string,
+  env: (name: string) => string | undefined,
+): { text: string; problems: InterpolationProblem[]; usedEnv: boolean } {
+  const problems: InterpolationProblem[] = [];
+  let usedEnv = false;
+  if (!text.includes("$")) return { text, problems, usedEnv };
+  const out = text.replace(REF, (whole, inner: string | undefined) => {
+    if (inner === undefined) return "$";
+    const m = /^([^:]*)(?::([-?])([\s\S]*))?$/.exec(inner)!;
+    const name = m[1]!;
+    if (!NAME.test(name)) {
+      problems.push({
+        code: "bad_reference",
+        message: `"${whole}" is not a valid environment reference: use \${NAME}, \${NAME:-default} or \${NAME:?message}`,
+      });
+      return whole;
+    }
+    const value = env(name);
+    const set = value !== undefined && value !== "";
+    if (set) {
+      usedEnv = true;
+      return value;
+    }
+    if (m[2] === "-") return m[3]!;
+    problems.push({
+      code: "missing_env",
+      message: m[2] === "?"
+        ? `Environment variable ${name} is not set: ${m[3] || "it is required"}`
+        : `Environment variable ${name} is not set (write \${${name}:-default} to give a default)`,
+    });
+    return whole;
+  });
+  return { text: out, problems, usedEnv };
+}

@@ -1,0 +1,389 @@
+/**
+ * Reading a pipeline file: YAML with source positions, environment interpolation, and validation
+ * against the zod schema. Every problem is collected and reported with its line and column.
+ *
+ * @module
+ */
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import type { Document, Node as YamlNode } from "yaml";
+import type { z } from "zod";
+import { type Diagnostic, PipelineError, RunnerError } from "../errors.ts";
+import { interpolate } from "./_interpolate.ts";
+import { hint } from "./_suggest.ts";
+import { type Pipeline, pipelineSchema } from "./schema.ts";
+
+/** A pipeline file is configuration, not data: anything larger is a mistake or an attack. */
+export const MAX_PIPELINE_BYTES = 1024 * 1024;
+const MAX_DEPTH = 32;
+const MAX_ALIASES = 100;
+
+/** A pipeline file, read and validated. */
+export interface LoadedPipeline {
+  /** The file as given (used in messages). */
+  file: string;
+  /** Folder the file is in; relative paths in the pipeline resolve against it. */
+  dir: string;
+  pipeline: Pipeline;
+  /** Where each YAML path is in the file, for problems found after loading. */
+  locate: (path: readonly (string | number)[], keyOf?: boolean) => { line: number; column: number };
+  /** Values that came from the environment into secret-bearing fields. */
+  secrets: string[];
+}
+
+/** Options for {@linkcode loadPipeline}. */
+export interface LoadOptions {
+  /** Environment lookup; default `Deno.env.get`. */
+  env?: (name: string) => string | undefined;
+}
+
+type Path = (string | number)[];
+
+function locator(doc: Document, lc: LineCounter) {
+  return (path: readonly (string | number)[], keyOf = false): { line: number; column: number } => {
+    let node: unknown = doc.contents;
+    let offset = (doc.contents as YamlNode | null)?.range?.[0] ?? 0;
+    for (let i = 0; i < path.length; i++) {
+      const seg = path[i];
+      const last = i === path.length - 1;
+      if (isMap(node)) {
+        const pair = node.items.find((p) =>
+          isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg)
+        );
+        if (!pair) break;
+        const keyNode = pair.key as YamlNode;
+        if (last && keyOf) {
+          offset = keyNode.range?.[0] ?? offset;
+          break;
+        }
+        const v = pair.value as YamlNode | null;
+        offset = v?.range?.[0] ?? keyNode.range?.[0] ?? offset;
+        node = v;
+      } else if (isSeq(node) && typeof seg === "number") {
+        const item = node.items[seg] as YamlNode | undefined;
+        if (!item) break;
+        offset = item.range?.[0] ?? offset;
+        node = item;
+      } else break;
+    }
+    const pos = lc.linePos(offset);
+    return { line: pos.line, column: pos.col };
+  };
+}
+
+/** Walks the schema along a data path to list the keys an object there accepts. */
+function keysAt(schema: z.ZodType, path: readonly PropertyKey[], data: unknown): string[] {
+  // deno-lint-ignore no-explicit-any
+  let s: any = schema;
+  let d: unknown = data;
+  const unwrap = () => {
+    for (;;) {
+      const def = s?._zod?.def;
+      if (!def) return;
+      if (["optional", "default", "prefault", "nullable", "readonly", "catch"].includes(def.type)) {
+        s = def.innerType;
+      } else if (def.type === "pipe") s = def.in;
+      else if (def.type === "union") {
+        const disc: string | undefined = def.discriminator;
+        // deno-lint-ignore no-explicit-any
+        const opts: any[] = def.options;
+        const dv = d && typeof d === "object" ? (d as Record<string, unknown>)[disc ?? ""] : undefined;
+        s = (disc
+          ? opts.find((o) => o._zod.def.shape?.[disc]?._zod.def.values?.includes(dv))
+          : opts.find((o) => o._zod.def.type === "object")) ?? opts[0];
+        if (!disc && !s) return;
+      } else return;
+    }
+  };
+  unwrap();
+  for (const seg of path) {
+    const def = s?._zod?.def;
+    if (def?.type === "object") s = def.shape[seg as string];
+    else if (def?.type === "record") s = def.valueType;
+    else return [];
+    d = d && typeof d === "object" ? (d as Record<string, unknown>)[seg as string] : undefined;
+    unwrap();
+  }
+  const def = s?._zod?.def;
+  return def?.type === "object" ? Object.keys(def.shape) : [];
+}
+
+function displayPath(path: readonly PropertyKey[]): string {
+  return path.map((p) => String(p)).join(".");
+}
+
+/** Picks the union branch the user most likely meant, so its issues are reported. */
+// deno-lint-ignore no-explicit-any
+function flattenIssues(issues: readonly any[], input: unknown): any[] {
+  // deno-lint-ignore no-explicit-any
+  const out: any[] = [];
+  for (const issue of issues) {
+    if (issue.code === "invalid_union" && Array.isArray(issue.errors) && issue.errors.length > 0) {
+      // deno-lint-ignore no-explicit-any
+      const branches: any[][] = issue.errors;
+      // A branch that failed only at the root on type is a branch the user did not mean.
+      const meant = branches.filter((b) =>
+        !b.every((i) => i.code === "invalid_type" && i.path.length === 0)
+      );
+      const chosen = meant.length > 0 ? meant.reduce((a, b) => (b.length < a.length ? b : a)) : null;
+      if (chosen) {
+        out.push(...flattenIssues(
+          chosen.map((i) => ({ ...i, path: [...issue.path, ...i.path] })),
+          input,
+        ));
+        continue;
+      }
+    }
+    out.push(issue);
+  }
+  return out;
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let d = data;
+  for (const p of path) d = d && typeof d === "object" ? (d as Record<PropertyKey, unknown>)[p] : undefined;
+  return d;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return "nothing";
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "an object";
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** Turns one zod issue into a readable message (the raw zod wording is kept where it is clear). */
+// deno-lint-ignore no-explicit-any
+function issueMessage(issue: any, data: unknown): string {
+  const where = issue.path.length > 0 ? `${displayPath(issue.path)}: ` : "";
+  const value = valueAt(data, issue.path);
+  switch (issue.code) {
+    case "invalid_type":
+      if (value === undefined) return `${where}Missing required field`;
+      return `${where}Expected ${issue.expected}, got ${describe(value)}`;
+    case "invalid_value": {
+      const allowed = (issue.values as unknown[]).map(String);
+      return `${where}${value === undefined ? "Missing" : `Unknown value ${JSON.stringify(value)}`}${
+        typeof value === "string" ? hint(value, allowed) : `: expected one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`
+      }`;
+    }
+    case "invalid_union":
+      if (issue.discriminator) {
+        const discPath = issue.path[issue.path.length - 1] === issue.discriminator
+          ? issue.path
+          : [...issue.path, issue.discriminator];
+        const v = valueAt(data, discPath);
+        const allowed = (issue.options ?? []).map(String);
+        return `${displayPath(discPath)}: ${
+          v === undefined ? "Missing" : `Unknown value ${JSON.stringify(v)}`
+        }${typeof v === "string" ? hint(v, allowed) : allowed.length ? `: expected one of ${allowed.map((a: string) => `"${a}"`).join(", ")}` : ""}`;
+      }
+      if (issue.path.length === 2 && issue.path[0] === "mappings") {
+        return `${where}A mapping is a source column name or an object with "from", "value" or "template", not ${
+          describe(value)
+        }`;
+      }
+      return `${where}Not valid here: got ${describe(value)}`;
+    default:
+      return `${where}${issue.message}`;
+  }
+}
+
+/**
+ * Validates already-parsed YAML data and returns the pipeline or every problem found.
+ * Pure: no file or environment access, so `compile` and tests can use it directly.
+ */
+export function validate(
+  data: unknown,
+  locate: (path: readonly (string | number)[], keyOf?: boolean) => { line: number; column: number },
+): { ok: true; pipeline: Pipeline } | { ok: false; diagnostics: Diagnostic[] } {
+  const result = pipelineSchema.safeParse(data);
+  if (result.success) return { ok: true, pipeline: result.data };
+  const diagnostics: Diagnostic[] = [];
+  for (const issue of flattenIssues(result.error.issues, data)) {
+    const path = issue.path.map((p: PropertyKey) => (typeof p === "number" ? p : String(p))) as Path;
+    if (issue.code === "unrecognized_keys") {
+      const allowed = keysAt(pipelineSchema, path, data);
+      for (const key of issue.keys as string[]) {
+        const at = locate([...path, key], true);
+        const within = path.length > 0 ? ` in ${displayPath(path)}` : "";
+        diagnostics.push({
+          code: "unknown_key",
+          path: [...path, key],
+          message: `Unknown key "${key}"${within}${hint(key, allowed)}`,
+          ...at,
+        });
+      }
+      continue;
+    }
+    const missing = valueAt(data, path) === undefined && path.length > 0;
+    const at = locate(path, missing);
+    diagnostics.push({
+      code: issue.code,
+      path,
+      message: issueMessage(issue, data),
+      ...at,
+    });
+  }
+  diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
+  return { ok: false, diagnostics };
+}
+
+/** Fields whose values are secrets wherever they appear. */
+const SECRET_KEYS = new Set(["token", "client_secret", "refresh_token", "password", "api_key"]);
+
+function interpolateTree(
+  value: unknown,
+  path: Path,
+  env: (name: string) => string | undefined,
+  problems: { path: Path; code: string; message: string }[],
+  secrets: Set<string>,
+): unknown {
+  if (typeof value === "string") {
+    const r = interpolate(value, env);
+    for (const p of r.problems) problems.push({ path, ...p });
+    const key = path[path.length - 1];
+    const secretField = typeof key === "string" &&
+      (SECRET_KEYS.has(key) || path.includes("headers") || path.includes("auth"));
+    if (secretField && r.usedEnv && r.text !== "") secrets.add(r.text);
+    return r.text;
+  }
+  if (Array.isArray(value)) {
+    return value.map((v, i) => interpolateTree(v, [...path, i], env, problems, secrets));
+  }
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = interpolateTree(v, [...path, k], env, problems, secrets);
+    }
+    return out;
+  }
+  return value;
+}
+
+function depthOf(node: unknown, depth = 0): number {
+  if (depth > MAX_DEPTH) return depth;
+  if (isMap(node) || isSeq(node)) {
+    let max = depth;
+    for (const item of node.items) {
+      const child = isPair(item) ? item.value : item;
+      max = Math.max(max, depthOf(child, depth + 1));
+      if (max > MAX_DEPTH) break;
+    }
+    return max;
+  }
+  return depth;
+}
+
+/**
+ * Parses pipeline text. Pure apart from the `env` lookup.
+ *
+ * @throws {PipelineError} with every problem found
+ */
+export function parsePipeline(
+  file: string,
+  text: string,
+  env: (name: string) => string | undefined,
+): Omit<LoadedPipeline, "dir"> {
+  const lc = new LineCounter();
+  const fail = (d: Omit<Diagnostic, "line" | "column"> & { line?: number; column?: number }) => {
+    throw new PipelineError(file, [{ line: 1, column: 1, ...d }]);
+  };
+  const doc = parseDocument(text, {
+    lineCounter: lc,
+    prettyErrors: true,
+    uniqueKeys: true,
+    strict: true,
+  });
+  const yamlProblems = [...doc.errors, ...doc.warnings];
+  if (yamlProblems.length > 0) {
+    throw new PipelineError(
+      file,
+      yamlProblems.map((e) => ({
+        code: "yaml",
+        path: [],
+        message: `Invalid YAML: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`,
+        line: e.linePos?.[0]?.line ?? 1,
+        column: e.linePos?.[0]?.col ?? 1,
+      })),
+    );
+  }
+  if (depthOf(doc.contents) > MAX_DEPTH) {
+    fail({ code: "too_deep", path: [], message: `Pipeline file nests deeper than ${MAX_DEPTH} levels` });
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (err) {
+    fail({
+      code: "yaml",
+      path: [],
+      message: `Invalid YAML: ${err instanceof Error ? err.message : String(err)}`,
+    });
+  }
+  if (data === null || data === undefined) {
+    fail({ code: "empty", path: [], message: "Pipeline file is empty" });
+  }
+  if (typeof data !== "object" || Array.isArray(data)) {
+    fail({ code: "invalid_type", path: [], message: "A pipeline file is a mapping of keys (version, source, target, ...)" });
+  }
+  const locate = locator(doc, lc);
+  const problems: { path: Path; code: string; message: string }[] = [];
+  const secrets = new Set<string>();
+  const interpolated = interpolateTree(data, [], env, problems, secrets);
+  const diagnostics: Diagnostic[] = problems.map((p) => ({ ...p, ...locate(p.path) }));
+  const result = validate(interpolated, locate);
+  if (!result.ok) diagnostics.push(...result.diagnostics);
+  if (diagnostics.length > 0) {
+    diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
+    throw new PipelineError(file, diagnostics);
+  }
+  return { file, pipeline: (result as { pipeline: Pipeline }).pipeline, locate, secrets: [...secrets] };
+}
+
+/**
+ * Reads and validates a pipeline file.
+ *
+ * @throws {PipelineError} when the file is invalid (every problem, with lines and columns)
+ * @throws {RunnerError} `usage` when the file cannot be read
+ */
+export async function loadPipeline(file: string, options: LoadOptions = {}): Promise<LoadedPipeline> {
+  const env = options.env ?? ((n: string) => Deno.env.get(n));
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(file);
+  } catch (err) {
+    throw new RunnerError(
+      "usage",
+      err instanceof Deno.errors.NotFound
+        ? `Cannot read pipeline file "${file}": it does not exist`
+        : `Cannot read pipeline file "${file}": ${err instanceof Error ? err.message : err}`,
+      { cause: err },
+    );
+  }
+  if (!info.isFile) throw new RunnerError("usage", `Cannot read pipeline file "${file}": it is not a file`);
+  if (info.size > MAX_PIPELINE_BYTES) {
+    throw new PipelineError(file, [{
+      code: "too_large",
+      path: [],
+      message: `Pipeline file is ${info.size} bytes; the limit is ${MAX_PIPELINE_BYTES}`,
+      line: 1,
+      column: 1,
+    }]);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(await Deno.readFile(file));
+  } catch (err) {
+    throw new PipelineError(file, [{
+      code: "encoding",
+      path: [],
+      message: `Pipeline file is not valid UTF-8: ${err instanceof Error ? err.message : err}`,
+      line: 1,
+      column: 1,
+    }]);
+  }
+  const loaded = parsePipeline(file, text, env);
+  const slash = Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\"));
+  return { ...loaded, dir: slash >= 0 ? file.slice(0, slash) || "/" : "." };
+}

@@ -1,0 +1,185 @@
+import assert from "node:assert/strict";
+import { parsePipeline } from "./load.ts";
+import { interpolate } from "./_interpolate.ts";
+import { parseDuration } from "./_common.ts";
+import { PipelineError } from "../errors.ts";
+import { closest } from "./_suggest.ts";
+
+const env = (vars: Record<string, string>) => (n: string) => vars[n];
+
+const GOOD = `version: 1
+source:
+  path: data.csv
+target:
+  api: workspan
+  base_url: \${BASE:-http://127.0.0.1:8787}
+  integration_id: WS-Integration_x
+  auth:
+    type: bearer
+    token: \${TOKEN}
+key: id
+mappings:
+  id: { from: "ID", required: true }
+  amount: { from: Amount, type: number }
+  stage: Stage
+  system: { value: crm }
+`;
+
+function problems(text: string, vars: Record<string, string> = { TOKEN: "secret-1" }) {
+  try {
+    parsePipeline("p.yaml", text, env(vars));
+  } catch (err) {
+    if (err instanceof PipelineError) return err.diagnostics;
+    throw err;
+  }
+  assert.fail("expected the pipeline to be invalid");
+}
+
+Deno.test("parsePipeline() fills defaults and interpolates the environment", () => {
+  const { pipeline, secrets } = parsePipeline("p.yaml", GOOD, env({ TOKEN: "secret-1" }));
+  assert.equal(pipeline.target.api, "workspan");
+  assert.equal(pipeline.target.base_url, "http://127.0.0.1:8787");
+  assert.equal(pipeline.polling.interval, 5000);
+  assert.equal(pipeline.polling.timeout, 30 * 60_000);
+  assert.equal(pipeline.polling.backoff, 1.5);
+  assert.equal(pipeline.limits.max_error_rate, 0);
+  assert.equal(pipeline.source.delimiter, ",");
+  assert.deepEqual(pipeline.mappings.stage, "Stage");
+  assert.deepEqual(secrets, ["secret-1"]);
+  if (pipeline.target.auth.type !== "bearer") assert.fail("bearer expected");
+  assert.equal(pipeline.target.auth.token, "secret-1");
+});
+
+Deno.test("parsePipeline() reports a missing variable with its line and column", () => {
+  const d = problems(GOOD, {});
+  assert.equal(d.length, 1);
+  assert.equal(d[0]!.code, "missing_env");
+  assert.match(d[0]!.message, /TOKEN is not set/);
+  assert.deepEqual([d[0]!.line, d[0]!.column], [10, 12]);
+});
+
+Deno.test("parsePipeline() reports an unknown key at the key with a did-you-mean hint", () => {
+  const d = problems(GOOD.replace("source:", "sourse:"));
+  const unknown = d.find((x) => x.code === "unknown_key")!;
+  assert.equal(unknown.message, 'Unknown key "sourse": did you mean "source"?');
+  assert.deepEqual([unknown.line, unknown.column], [2, 1]);
+  assert.ok(d.some((x) => x.message === "source: Missing required field"));
+});
+
+Deno.test("parsePipeline() reports every problem at once, in line order", () => {
+  const text = GOOD.replace("type: number", "type: numbr").replace("required: true", "requird: true")
+    .replace("api: workspan", "api: workspan\n  batch_size: lots");
+  const d = problems(text);
+  assert.deepEqual(d.map((x) => x.line), [...d.map((x) => x.line)].sort((a, b) => a - b));
+  const msgs = d.map((x) => `${x.line}:${x.column} ${x.message}`);
+  assert.ok(msgs.includes('6:15 target.batch_size: Expected number, got string "lots"'), msgs.join("\n"));
+  assert.ok(msgs.includes('14:21 Unknown key "requird" in mappings.id: did you mean "required"?'), msgs.join("\n"));
+  assert.ok(
+    msgs.includes('15:33 mappings.amount.type: Unknown value "numbr": did you mean "number"?'),
+    msgs.join("\n"),
+  );
+});
+
+Deno.test("parsePipeline() suggests the right api for a misspelt target", () => {
+  const d = problems(GOOD.replace("api: workspan", "api: worksapn"));
+  assert.equal(d.length, 1);
+  assert.equal(d[0]!.message, 'target.api: Unknown value "worksapn": did you mean "workspan"?');
+  assert.equal(d[0]!.line, 5);
+});
+
+Deno.test("parsePipeline() rejects a key that is not mapped", () => {
+  const d = problems(GOOD.replace("key: id", "key: opportunity_id"));
+  assert.equal(d.length, 1);
+  assert.match(d[0]!.message, /Key "opportunity_id" is not one of the mapped fields/);
+  assert.equal(d[0]!.line, 11);
+});
+
+Deno.test("parsePipeline() rejects a mapping with two sources and a bad shorthand", () => {
+  const d = problems(GOOD.replace("{ value: crm }", "{ value: crm, from: X }").replace(
+    "stage: Stage",
+    "stage: 5",
+  ));
+  assert.ok(d.some((x) => /only one of "from", "value" or "template"/.test(x.message)));
+  assert.ok(d.some((x) => /mappings.stage: A mapping is a source column name/.test(x.message)));
+});
+
+Deno.test("parsePipeline() rejects format on a non-date type", () => {
+  const d = problems(GOOD.replace("type: number", 'type: number, format: "yyyy"'));
+  assert.ok(d.some((x) => /"format" applies to date and datetime fields/.test(x.message)));
+});
+
+Deno.test("parsePipeline() rejects bad durations with their position", () => {
+  const d = problems(GOOD + "polling:\n  interval: 5 seconds\n");
+  assert.equal(d.length, 1);
+  assert.equal(d[0]!.line, 18);
+  assert.match(d[0]!.message, /polling.interval: Expected a duration like/);
+});
+
+Deno.test("parsePipeline() reports invalid YAML with its line", () => {
+  const d = problems("version: 1\nsource: [a, b\n");
+  assert.equal(d[0]!.code, "yaml");
+  assert.match(d[0]!.message, /^Invalid YAML/);
+  assert.ok(d[0]!.line >= 2);
+});
+
+Deno.test("parsePipeline() refuses duplicate keys", () => {
+  const d = problems(GOOD + "key: other\n");
+  assert.equal(d[0]!.code, "yaml");
+  assert.equal(d[0]!.line, 17);
+});
+
+Deno.test("parsePipeline() refuses an alias bomb", () => {
+  const bomb = [
+    "a: &a [x, x, x, x, x, x, x, x, x]",
+    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]",
+    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]",
+    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]",
+    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]",
+    "f: [*e, *e, *e, *e, *e, *e, *e, *e, *e]",
+  ].join("\n");
+  const d = problems(bomb);
+  assert.equal(d[0]!.code, "yaml");
+  assert.match(d[0]!.message, /alias/i);
+});
+
+Deno.test("parsePipeline() refuses very deep nesting", () => {
+  const d = problems("version: 1\nx: " + "[".repeat(200) + "]".repeat(200) + "\n");
+  assert.equal(d[0]!.code, "too_deep");
+});
+
+Deno.test("parsePipeline() refuses an empty file and a list", () => {
+  assert.equal(problems("")[0]!.code, "empty");
+  assert.equal(problems("- a\n- b\n")[0]!.code, "invalid_type");
+});
+
+Deno.test("parsePipeline() refuses plain http in a URL that is not a URL", () => {
+  const d = problems(GOOD.replace("${BASE:-http://127.0.0.1:8787}", "ftp://example.com"));
+  assert.match(d[0]!.message, /target.base_url: Expected an http/);
+});
+
+Deno.test("interpolate() handles defaults, required messages and $$", () => {
+  const e = env({ A: "1", EMPTY: "" });
+  assert.deepEqual(interpolate("x${A}y", e), { text: "x1y", problems: [], usedEnv: true });
+  assert.equal(interpolate("${B:-dflt}", e).text, "dflt");
+  assert.equal(interpolate("${EMPTY:-dflt}", e).text, "dflt");
+  assert.equal(interpolate("$${A}", e).text, "${A}");
+  assert.equal(interpolate("cost $5", e).text, "cost $5");
+  const r = interpolate("${B:?set B to the API host}", e);
+  assert.equal(r.problems[0]!.message, "Environment variable B is not set: set B to the API host");
+  assert.equal(interpolate("${1X}", e).problems[0]!.code, "bad_reference");
+  assert.equal(interpolate("${EMPTY}", e).problems[0]!.code, "missing_env");
+});
+
+Deno.test("parseDuration() reads ms, s, m and h", () => {
+  assert.equal(parseDuration("200ms"), 200);
+  assert.equal(parseDuration("5s"), 5000);
+  assert.equal(parseDuration("1.5m"), 90_000);
+  assert.equal(parseDuration("1h"), 3_600_000);
+  assert.equal(parseDuration("5"), undefined);
+  assert.equal(parseDuration("5 s"), undefined);
+});
+
+Deno.test("closest() suggests near words only", () => {
+  assert.equal(closest("mapings", ["mappings", "polling"]), "mappings");
+  assert.equal(closest("zzzzzz", ["mappings", "polling"]), undefined);
+});

@@ -1,0 +1,10 @@
+/**
+ * The pipeline format and how pipeline files are read.
+ *
+ * @module
+ */
+export * from "./schema.ts";
+export { loadPipeline, parsePipeline, validate } from "./load.ts";
+export type { LoadedPipeline, LoadOptions } from "./load.ts";
+export { interpolate } from "./_interpolate.ts";
+export { parseDuration } from "./_common.ts";

@@ -1,0 +1,143 @@
+/**
+ * The command line: `run`, `validate`, `plan`, `schema`. The only file that reads `Deno.args`,
+ * writes to the terminal as a whole and calls `Deno.exit`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  EXIT,
+  type Io,
+  pipelineJsonSchema,
+  planCommand,
+  reportError,
+  runCommand,
+  validateCommand,
+} from "./commands.ts";
+
+const USAGE = `Usage: deno task <command> [options] <pipeline files or folders>
+
+Commands:
+  run <pipeline.yaml...>       Run pipelines: read, map, upload, wait; print a JSON summary per pipeline
+  validate <files|folders...>  Check pipeline files; send nothing
+  plan <pipeline.yaml>         Show the compiled steps and a preview of mapped rows; send nothing
+  schema [--out FILE]          Print (or write) the JSON Schema of the pipeline format
+
+Options:
+  --json           run: only the JSON summary (stdout) and errors (stderr)
+  --quiet          run: no progress or report on stderr
+  --format github  validate: also print GitHub annotations (::error file=...,line=...)
+  --rows N         plan: rows to preview (default 5)
+  --check          schema: exit 1 when FILE differs from the generated schema
+  -h, --help       this text
+
+Exit codes: 0 succeeded (or failures within max_error_rate), 1 rows failed above the limit or
+an execution failed, 2 invalid pipeline or usage (nothing sent), 3 API or transport error,
+4 timed out waiting.`;
+
+const enc = new TextEncoder();
+const writeOut = (b: Uint8Array) => Deno.stdout.writeSync(b);
+const writeErr = (b: Uint8Array) => Deno.stderr.writeSync(b);
+
+/** Writes all of `text` (a pipe may take it in parts). */
+function writeAll(w: (b: Uint8Array) => number, text: string): void {
+  const data = enc.encode(text);
+  let off = 0;
+  while (off < data.length) off += w(data.subarray(off));
+}
+
+async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        json: { type: "boolean", default: false },
+        quiet: { type: "boolean", default: false },
+        format: { type: "string", default: "text" },
+        rows: { type: "string", default: "5" },
+        out: { type: "string" },
+        check: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (err) {
+    writeAll(writeErr, `error: ${err instanceof Error ? err.message : err}\n\n${USAGE}\n`);
+    return EXIT.invalid;
+  }
+  const { values: v, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (v.help || !command) {
+    writeAll(v.help ? writeOut : writeErr, USAGE + "\n");
+    return v.help ? EXIT.ok : EXIT.invalid;
+  }
+  const tty = Deno.stderr.isTerminal();
+  const io: Io = {
+    out: (l) => writeAll(writeOut, l + "\n"),
+    err: (l) => writeAll(writeErr, l + "\n"),
+    errRaw: (t) => writeAll(writeErr, t),
+    stderrIsTty: tty,
+    color: tty && !Deno.env.get("NO_COLOR"),
+    env: (n) => Deno.env.get(n),
+    fetch: globalThis.fetch,
+  };
+  const need = (what: string) => {
+    if (rest.length === 0) {
+      io.err(`error: ${command} needs ${what}\n\n${USAGE}`);
+      return false;
+    }
+    return true;
+  };
+  try {
+    switch (command) {
+      case "run":
+        if (!need("a pipeline file")) return EXIT.invalid;
+        return await runCommand(rest, io, { json: v.json, quiet: v.quiet });
+      case "validate":
+        if (!need("pipeline files or folders")) return EXIT.invalid;
+        if (v.format !== "text" && v.format !== "github") {
+          io.err(`error: --format must be "text" or "github", not "${v.format}"`);
+          return EXIT.invalid;
+        }
+        return await validateCommand(rest, io, v.format);
+      case "plan": {
+        if (!need("a pipeline file")) return EXIT.invalid;
+        const rows = Number(v.rows);
+        if (!Number.isInteger(rows) || rows < 0) {
+          io.err(`error: --rows must be a whole number, not "${v.rows}"`);
+          return EXIT.invalid;
+        }
+        return await planCommand(rest[0]!, io, rows);
+      }
+      case "schema": {
+        const text = JSON.stringify(pipelineJsonSchema(), null, 2) + "\n";
+        if (!v.out) {
+          io.out(text.trimEnd());
+          return EXIT.ok;
+        }
+        if (v.check) {
+          const current = await Deno.readTextFile(v.out).catch(() => "");
+          if (current !== text) {
+            io.err(`${v.out} is out of date: run deno task schema`);
+            return 1;
+          }
+          io.err(`${v.out} is up to date`);
+          return EXIT.ok;
+        }
+        await Deno.writeTextFile(v.out, text);
+        io.err(`wrote ${v.out}`);
+        return EXIT.ok;
+      }
+      default:
+        io.err(`error: unknown command "${command}"\n\n${USAGE}`);
+        return EXIT.invalid;
+    }
+  } catch (err) {
+    return reportError(io, err);
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

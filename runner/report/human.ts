@@ -1,0 +1,85 @@
+/**
+ * The short report a person reads in a terminal after a run (stderr), and the redaction every
+ * printed line goes through.
+ *
+ * @module
+ */
+import type { Summary } from "./summary.ts";
+
+/** Whether to use colour: a TTY and no `NO_COLOR`. */
+export interface Style {
+  color: boolean;
+}
+
+const paint = (on: boolean, code: string, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
+
+const STATUS_COLOR: Record<Summary["status"], string> = {
+  succeeded: "32",
+  completed_with_errors: "33",
+  failed: "31",
+  timed_out: "35",
+};
+
+/** Replaces every secret in `text` with `***`. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s.length >= 4) out = out.replaceAll(s, "***");
+  return out;
+}
+
+/**
+ * Renders a summary as a few lines: status, counts, batches and the first errors.
+ *
+ * @example
+ * humanReport(summary, { color: false }).join("\n")
+ */
+export function humanReport(s: Summary, style: Style, maxErrors = 10): string[] {
+  const c = s.counts;
+  const lines: string[] = [];
+  lines.push(
+    `${paint(style.color, "1", s.pipeline)} -> ${s.target}: ${
+      paint(style.color, STATUS_COLOR[s.status], s.status)
+    } in ${(s.duration_ms / 1000).toFixed(1)} s (exit ${s.exit_code})`,
+  );
+  if (s.reason) lines.push(`  ${s.reason}`);
+  const cells: [string, number][] = [
+    ["read", c.read],
+    ["rejected", c.rejected],
+    ["sent", c.sent],
+    ["succeeded", c.succeeded],
+    ["failed", c.failed],
+    ["skipped", c.skipped],
+  ];
+  for (const [k, v] of [["pending", c.pending], ["unknown", c.unknown], ["unsent", c.unsent]] as const) {
+    if (v > 0) cells.push([k, v]);
+  }
+  const w = cells.map(([k, v]) => Math.max(k.length, String(v).length));
+  lines.push("  " + cells.map(([k], i) => k.padStart(w[i]!)).join("  "));
+  lines.push("  " + cells.map(([, v], i) => String(v).padStart(w[i]!)).join("  "));
+  if (s.batches.length > 0) {
+    const shown = s.batches.slice(0, 8);
+    for (const b of shown) {
+      lines.push(
+        `  batch ${b.index + 1}: lines ${b.first_line}-${b.last_line}, ${b.rows} rows, ${b.status}${
+          b.execution_id ? `, execution ${b.execution_id}` : ""
+        }${b.polls ? `, ${b.polls} polls` : ""}${b.message ? ` (${b.message})` : ""}`,
+      );
+    }
+    if (s.batches.length > shown.length) lines.push(`  ... ${s.batches.length - shown.length} more batches`);
+  }
+  if (s.errors.length > 0) {
+    lines.push("  first failed rows:");
+    for (const e of s.errors.slice(0, maxErrors)) {
+      lines.push(
+        `    ${e.source_line !== undefined ? `line ${e.source_line}` : "line ?"}${
+          e.key ? ` [${e.key}]` : ""
+        } ${e.stage}: ${e.message}`,
+      );
+    }
+    const more = s.errors.length - Math.min(maxErrors, s.errors.length) + s.errors_omitted;
+    if (more > 0) lines.push(`    ... ${more} more`);
+  }
+  for (const p of s.problems) lines.push(`  ${paint(style.color, "31", "problem")}: ${p}`);
+  for (const h of s.hints) lines.push(`  ${paint(style.color, "36", "next")}: ${h}`);
+  return lines;
+}

@@ -1,0 +1,114 @@
+/**
+ * The run summary: one JSON object per pipeline, the runner's contract with scripts and CI.
+ *
+ * @module
+ */
+
+/** How a run ended. */
+export type RunStatus = "succeeded" | "completed_with_errors" | "failed" | "timed_out";
+
+/**
+ * Row counts. Always `read = rejected + sent + unsent` and
+ * `sent = succeeded + failed + skipped + pending + unknown`.
+ */
+export interface Counts {
+  /** Records read from the source. */
+  read: number;
+  /** Rejected locally (could not be mapped or checked); never sent. */
+  rejected: number;
+  /** Sent in a batch the API accepted, or may have received. */
+  sent: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  /** In executions still running when the runner stopped waiting (status `timed_out`). */
+  pending: number;
+  /** In uploads whose fate is unknown (the connection broke after the body was sent). */
+  unknown: number;
+  /** Read and mapped, but not sent because the run stopped first. */
+  unsent: number;
+}
+
+/** One row that did not load, with where it came from. */
+export interface RowError {
+  /** Line of the source file the row starts on; absent when the API did not say which row. */
+  source_line?: number;
+  key?: string;
+  field?: string;
+  /** The API's error code or the runner's check that failed (`invalid_date`, ...). */
+  code?: string;
+  message: string;
+  /** `local`: rejected before sending; `remote`: the API refused it. */
+  stage: "local" | "remote";
+}
+
+/** One upload and what became of it. */
+export interface BatchSummary {
+  index: number;
+  /** WorkSpan execution id or Bigin job id; absent when the upload never got one. */
+  execution_id?: string;
+  rows: number;
+  first_line: number;
+  last_line: number;
+  /** `completed`, `failed` (the execution failed as a whole), `timed_out`, `unknown`, `not_sent`. */
+  status: "completed" | "failed" | "timed_out" | "unknown" | "not_sent";
+  /** The status the API last gave, verbatim. */
+  remote_status?: string;
+  message?: string;
+  polls: number;
+  counts: { succeeded: number; failed: number; skipped: number };
+  submitted_at?: string;
+  finished_at?: string;
+}
+
+/** The whole summary, printed as one JSON line on stdout. */
+export interface Summary {
+  version: 1;
+  pipeline: string;
+  target: string;
+  status: RunStatus;
+  /** Why the status is not `succeeded`, in a sentence. */
+  reason?: string;
+  started_at: string;
+  finished_at: string;
+  duration_ms: number;
+  source: string;
+  counts: Counts;
+  /** (rejected + failed) / read; 0 when nothing was read. */
+  error_rate: number;
+  max_error_rate: number;
+  batches: BatchSummary[];
+  /** Row errors by source line, at most `output.max_errors` of them. */
+  errors: RowError[];
+  /** Row errors not listed because of `output.max_errors` (the rejects file has them all). */
+  errors_omitted: number;
+  /** Contradictions found in the API's answers or in the runner's own accounting. */
+  problems: string[];
+  /** What the user can do next, when the run did not succeed. */
+  hints: string[];
+  /**
+   * The process exit code this run maps to: 0 succeeded (or within max_error_rate), 1 rows
+   * failed above the limit or an execution failed, 2 the source could not be read, 3 an API or
+   * transport error, 4 timed out waiting.
+   */
+  exit_code: 0 | 1 | 2 | 3 | 4;
+  /** Files written. */
+  outputs: { summary?: string; rejects?: string };
+}
+
+/** Checks the accounting identities; returns a problem per breach. */
+export function checkCounts(c: Counts): string[] {
+  const out: string[] = [];
+  if (c.read !== c.rejected + c.sent + c.unsent) {
+    out.push(
+      `Accounting breach: read ${c.read} != rejected ${c.rejected} + sent ${c.sent} + unsent ${c.unsent}`,
+    );
+  }
+  const settled = c.succeeded + c.failed + c.skipped + c.pending + c.unknown;
+  if (c.sent !== settled) {
+    out.push(
+      `Accounting breach: sent ${c.sent} != succeeded ${c.succeeded} + failed ${c.failed} + skipped ${c.skipped} + pending ${c.pending} + unknown ${c.unknown}`,
+    );
+  }
+  return out;
+}
