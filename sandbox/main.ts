@@ -1,0 +1,197 @@
+/**
+ * Command line of the local sandbox:
+ *
+ * ```sh
+ * deno run --allow-net=127.0.0.1 --allow-env sandbox/main.ts serve [--port 8787] [--processing 2s] [--token X] [--verbose]
+ * ```
+ *
+ * Subcommands live in {@linkcode COMMANDS}; each parses its own arguments with an exported
+ * function so another entry point (or a test) can reuse the parsing without starting a server.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type Sandbox, startSandbox } from "./server.ts";
+import { demo } from "./demo.ts";
+import { WORKSPAN_DEFAULTS, type WorkspanSandboxOptions } from "./workspan.ts";
+
+/** A problem with the command line; `main` prints it with the usage and exits with 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Settings of `serve`, as parsed from its arguments. */
+export interface ServeOptions {
+  /** Port on 127.0.0.1; 0 picks a free one. */
+  port: number;
+  /** WorkSpan processing time; `undefined` keeps the simulator's default. */
+  processingMs?: number;
+  /** WorkSpan static bearer token; `undefined` keeps the simulator's default. */
+  token?: string;
+  /** Print one line per request. */
+  verbose: boolean;
+}
+
+/** Default port of `serve`, the one the README and the demo pipelines use. */
+export const DEFAULT_PORT = 8787;
+
+/** Usage text for `--help` and usage errors. */
+export const USAGE = `Usage: deno task sandbox [serve] [options]
+
+Runs the WorkSpan and Bigin API simulators on 127.0.0.1 until Ctrl-C.
+
+Options of serve:
+  --port <n>          port on 127.0.0.1 (default ${DEFAULT_PORT}; 0 picks a free one)
+  --processing <dur>  time until a WorkSpan execution completes: 500ms, 2s, 1m
+                      (default ${WORKSPAN_DEFAULTS.processingMs}ms)
+  --token <token>     static WorkSpan bearer token (default ${WORKSPAN_DEFAULTS.token})
+  --verbose           print one line per request
+  -h, --help          show this help`;
+
+/**
+ * Reads a duration: `500ms`, `2s`, `1.5s`, `1m`, or a bare number of milliseconds.
+ *
+ * @throws {UsageError} when the text is not such a duration
+ * @example
+ * ```ts
+ * parseDuration("2s"); // 2000
+ * ```
+ */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`Cannot read duration "${text}": expected e.g. "500ms", "2s", "1m"`);
+  const factor = m[2] === "m" ? 60_000 : m[2] === "s" ? 1000 : 1;
+  return Math.round(Number(m[1]) * factor);
+}
+
+/**
+ * Parses the arguments that follow `serve`.
+ *
+ * @throws {UsageError} on an unknown option, a missing value or a bad port or duration
+ */
+export function parseServeArgs(args: readonly string[]): ServeOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        port: { type: "string" },
+        processing: { type: "string" },
+        token: { type: "string" },
+        verbose: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message, { cause: e });
+  }
+  let port = DEFAULT_PORT;
+  if (values.port !== undefined) {
+    port = Number(values.port);
+    if (!/^\d+$/.test(values.port) || port > 65535) {
+      throw new UsageError(`Cannot use port "${values.port}": expected 0 to 65535`);
+    }
+  }
+  const options: ServeOptions = { port, verbose: values.verbose };
+  if (values.processing !== undefined) options.processingMs = parseDuration(values.processing);
+  if (values.token !== undefined) {
+    if (values.token === "") throw new UsageError("Cannot use an empty --token");
+    options.token = values.token;
+  }
+  return options;
+}
+
+/** Starts the sandbox as `serve` describes it; the caller closes it. */
+export function startFromOptions(options: ServeOptions): Promise<Sandbox> {
+  const workspan: WorkspanSandboxOptions = {};
+  if (options.processingMs !== undefined) workspan.processingMs = options.processingMs;
+  if (options.token !== undefined) workspan.token = options.token;
+  return startSandbox({
+    port: options.port,
+    workspan,
+    ...(options.verbose ? { log: (line: string) => console.log(line) } : {}),
+  });
+}
+
+/**
+ * What `serve` prints once listening: the URL, the credentials and the variables to export.
+ * The sandbox's credentials are not secrets; printing them is the point.
+ */
+export function describeSandbox(url: string, options: ServeOptions): string {
+  const d = WORKSPAN_DEFAULTS;
+  const token = options.token ?? d.token;
+  return [
+    `Sandbox listening on ${url}`,
+    "",
+    "WorkSpan Bulk API:",
+    `  bearer token:   ${token}`,
+    `  client creds:   client_id=${d.clientId} client_secret=${d.clientSecret} (POST ${url}/oauth/token)`,
+    `  integrations:   any id like WS-Integration_demo`,
+    `  processing:     ${options.processingMs ?? d.processingMs} ms`,
+    "Zoho Bigin Bulk Write API:",
+    `  base URL:       ${url}`,
+    `State: ${url}/_sandbox/state`,
+    "",
+    "Point the runner at it:",
+    `  export WORKSPAN_BASE_URL=${url} WORKSPAN_TOKEN=${token}`,
+    `  export BIGIN_BASE_URL=${url}`,
+    "",
+    "Press Ctrl-C to stop.",
+  ].join("\n");
+}
+
+/** Runs `serve` until SIGINT (or SIGTERM), then closes the server. Returns the exit code. */
+export async function serve(args: readonly string[]): Promise<number> {
+  const options = parseServeArgs(args);
+  const sandbox = await startFromOptions(options);
+  console.log(describeSandbox(sandbox.url, options));
+  const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, stop);
+  try {
+    await stopped;
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, stop);
+    await sandbox.close();
+  }
+  console.log("Sandbox stopped");
+  return 0;
+}
+
+/** Subcommands by name. The first is the default when no subcommand is given. */
+export const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = {
+  serve,
+  demo,
+};
+
+/**
+ * Entry point: dispatches to a subcommand and maps usage errors to exit code 2.
+ *
+ * @returns the process exit code
+ */
+export async function main(args: readonly string[]): Promise<number> {
+  const [first, ...rest] = args;
+  if (first === "-h" || first === "--help" || rest.includes("--help") || rest.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
+  const named = first !== undefined && !first.startsWith("-");
+  const name = named ? first : Object.keys(COMMANDS)[0]!;
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
+    console.error(`Unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await command(named ? rest : args);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,133 @@
+/**
+ * End-to-end test plumbing: the sandbox in this process, the real CLI in a subprocess.
+ *
+ * @module
+ */
+import { type Sandbox, type SandboxOptions, startSandbox } from "../sandbox/server.ts";
+
+export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** What one CLI run printed and returned. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** The JSON summaries printed on stdout, one per line. */
+  summaries: Record<string, unknown>[];
+}
+
+/** Runs `runner/main.ts` with the permissions the `run` task grants. */
+export async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { cwd?: string; signal?: AbortSignal } = {},
+): Promise<CliResult> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--allow-read",
+      "--allow-write",
+      "--allow-net",
+      "--allow-env",
+      `${ROOT}/runner/main.ts`,
+      ...args,
+    ],
+    cwd: options.cwd ?? ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const out = await cmd.output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  const stderr = new TextDecoder().decode(out.stderr);
+  const summaries = stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  return { code: out.code, stdout, stderr, summaries };
+}
+
+/** Starts a sandbox for the body and always stops it. */
+export async function withSandbox<T>(
+  options: SandboxOptions,
+  body: (sandbox: Sandbox) => Promise<T>,
+): Promise<T> {
+  const sandbox = await startSandbox({ port: 0, ...options });
+  try {
+    return await body(sandbox);
+  } finally {
+    await sandbox.close();
+  }
+}
+
+/** A fresh temp folder with the given files (paths relative to it). */
+export async function tempDir(files: Record<string, string>): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "bulkrun-e2e-" });
+  for (const [name, text] of Object.entries(files)) {
+    const path = `${dir}/${name}`;
+    const slash = path.lastIndexOf("/");
+    await Deno.mkdir(path.slice(0, slash), { recursive: true });
+    await Deno.writeTextFile(path, text);
+  }
+  return dir;
+}
+
+/** A WorkSpan pipeline for tests; `extra` lines are appended (YAML). */
+export function workspanPipeline(o: {
+  source: string;
+  contentType?: "json" | "csv";
+  batchSize?: number;
+  mappings?: string;
+  polling?: string;
+  limits?: string;
+  auth?: string;
+  output?: string;
+  key?: string;
+}): string {
+  return `version: 1
+name: e2e
+source:
+  path: ${o.source}
+target:
+  api: workspan
+  base_url: \${WORKSPAN_BASE_URL}
+  integration_id: WS-Integration_test
+  content_type: ${o.contentType ?? "json"}
+  batch_size: ${o.batchSize ?? 5000}
+  auth:
+${o.auth ?? "    type: bearer\n    token: ${WORKSPAN_TOKEN}"}
+key: ${o.key ?? "opportunity_id"}
+mappings:
+${
+    o.mappings ??
+      `  opportunity_id: { from: "Opportunity ID", required: true }
+  close_date: { from: "Close Date", type: date, format: "dd-MMM-yyyy" }
+  amount: { from: Amount, type: number }
+  stage: Stage`
+  }
+polling:
+${o.polling ?? "  interval: 50ms\n  backoff: 1.5\n  max_interval: 200ms\n  timeout: 20s"}
+limits:
+${o.limits ?? "  max_error_rate: 0.05"}
+${o.output ? `output:\n${o.output}` : ""}
+`;
+}
+
+/** Builds a CSV of `n` opportunities; `tweak` may change row i (0-based) before it is written. */
+export function opportunitiesCsv(
+  n: number,
+  tweak: (i: number, row: string[]) => void = () => {},
+): string {
+  const lines = ["Opportunity ID,Close Date,Amount,Stage"];
+  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  for (let i = 0; i < n; i++) {
+    const row = [
+      `op${String(i).padStart(6, "0")}`,
+      `${String((i % 28) + 1).padStart(2, "0")}-${months[i % 12]}-2024`,
+      String(1000 + i),
+      "Prospecting",
+    ];
+    tweak(i, row);
+    lines.push(row.map((c) => (/[",\n]/.test(c) ? `"${c.replaceAll('"', '""')}"` : c)).join(","));
+  }
+  return lines.join("\n") + "\n";
+}
