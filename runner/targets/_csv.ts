@@ -19,7 +19,11 @@ export function csvCell(value: Value | undefined, delimiter = ","): string {
 }
 
 /** Serialises rows as CSV with a header line; lines end with CRLF as RFC 4180 says. */
-export function toCsv(fields: readonly string[], rows: readonly MappedRow[], delimiter = ","): string {
+export function toCsv(
+  fields: readonly string[],
+  rows: readonly MappedRow[],
+  delimiter = ",",
+): string {
   const out: string[] = [fields.map((f) => csvCell(f, delimiter)).join(delimiter)];
   for (const row of rows) {
     let line = "";

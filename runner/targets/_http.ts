@@ -109,9 +109,11 @@ export async function send(
         : String(err);
       if (!retryable || last) {
         throw new TransportError(
-          `Cannot ${spec.what}: ${why}${
-            retryable ? ` (after ${attempt + 1} attempts)` : ""
-          }${spec.kind === "once" && !retryable ? "; not resent, since the server may have received it" : ""}`,
+          `Cannot ${spec.what}: ${why}${retryable ? ` (after ${attempt + 1} attempts)` : ""}${
+            spec.kind === "once" && !retryable
+              ? "; not resent, since the server may have received it"
+              : ""
+          }`,
           !neverSent(err),
           { cause: err },
         );
@@ -144,7 +146,11 @@ export async function readJson(res: Response, what: string): Promise<unknown> {
   const len = Number(res.headers.get("content-length") ?? "0");
   if (len > MAX_BODY_BYTES) {
     await res.body?.cancel();
-    throw new HttpError("transport", res.status, `Cannot ${what}: answer of ${len} bytes is too large`);
+    throw new HttpError(
+      "transport",
+      res.status,
+      `Cannot ${what}: answer of ${len} bytes is too large`,
+    );
   }
   const text = await res.text();
   try {
@@ -153,7 +159,9 @@ export async function readJson(res: Response, what: string): Promise<unknown> {
     throw new HttpError(
       "transport",
       res.status,
-      `Cannot ${what}: HTTP ${res.status} answer is not JSON: ${JSON.stringify(text.slice(0, 200))}`,
+      `Cannot ${what}: HTTP ${res.status} answer is not JSON: ${
+        JSON.stringify(text.slice(0, 200))
+      }`,
     );
   }
 }

@@ -5,13 +5,14 @@
  * @module
  */
 import { z } from "zod";
+import { biginSchema, createBiginTarget } from "./bigin.ts";
 import { createWorkspanTarget, workspanSchema } from "./workspan.ts";
 import type { RowShape, Target } from "./types.ts";
 
 export type * from "./types.ts";
 
 /** The `target` section of a pipeline file. */
-export const targetSchema = z.discriminatedUnion("api", [workspanSchema]);
+export const targetSchema = z.discriminatedUnion("api", [workspanSchema, biginSchema]);
 
 /** A validated `target` section. */
 export type TargetConfig = z.output<typeof targetSchema>;
@@ -21,6 +22,8 @@ export function createTarget(config: TargetConfig, shape: RowShape): Target {
   switch (config.api) {
     case "workspan":
       return createWorkspanTarget(config, shape);
+    case "bigin":
+      return createBiginTarget(config, shape);
   }
 }
 

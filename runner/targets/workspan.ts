@@ -58,7 +58,8 @@ export const workspanSchema = z.strictObject({
   headers,
   request_timeout: duration("2m", "Longest wait for one HTTP answer"),
   allow_http: z.boolean().default(false).meta({
-    description: "Allow plain http:// to a host other than localhost (credentials travel unencrypted)",
+    description:
+      "Allow plain http:// to a host other than localhost (credentials travel unencrypted)",
   }),
 });
 
@@ -67,7 +68,14 @@ export type WorkspanConfig = z.output<typeof workspanSchema>;
 
 const FIELD_IN_MESSAGE = /field '([^']+)'/;
 const FAILED_STATUSES = new Set(["failed", "error", "errored", "aborted", "cancelled", "canceled"]);
-const DONE_STATUSES = new Set(["completed", "complete", "succeeded", "success", "finished", "done"]);
+const DONE_STATUSES = new Set([
+  "completed",
+  "complete",
+  "succeeded",
+  "success",
+  "finished",
+  "done",
+]);
 
 function num(o: Record<string, unknown>, ...names: string[]): number | undefined {
   for (const n of names) {
@@ -113,7 +121,9 @@ function matchRows(batch: Batch, errors: unknown[]): RowFailure[] {
     let row: number | undefined;
     if (candidates.length > 1 && dataRow) {
       row = candidates.find((i) =>
-        Object.entries(dataRow).every(([f, v]) => String(batch.rows[i]![f] ?? "") === String(v ?? ""))
+        Object.entries(dataRow).every(([f, v]) =>
+          String(batch.rows[i]![f] ?? "") === String(v ?? "")
+        )
       );
     }
     row ??= candidates[0];
@@ -155,7 +165,9 @@ export function readStatus(body: unknown, batch: Batch, maxErrorsAsked: number):
     success = 0;
     failed = rows - skipped;
   }
-  failed ??= errors.length > 0 ? Math.max(errors.length, rows - (success ?? 0) - skipped) : undefined;
+  failed ??= errors.length > 0
+    ? Math.max(errors.length, rows - (success ?? 0) - skipped)
+    : undefined;
   if (success === undefined && failed === undefined) {
     problems.push("Execution completed without success_count or error_count");
     failed = errors.length;
@@ -222,7 +234,10 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
           );
         }
         const ttl = num(body, "expires_in");
-        return { token: body.access_token, expiresInMs: ttl === undefined ? undefined : ttl * 1000 };
+        return {
+          token: body.access_token,
+          expiresInMs: ttl === undefined ? undefined : ttl * 1000,
+        };
       });
       h.authorization = `Bearer ${await tokens.get()}`;
     }
@@ -248,7 +263,9 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
       throw new HttpError(
         "auth",
         401,
-        `WorkSpan refused the credentials (HTTP 401${body ? `: ${body.slice(0, 200)}` : ""}): check target.auth`,
+        `WorkSpan refused the credentials (HTTP 401${
+          body ? `: ${body.slice(0, 200)}` : ""
+        }): check target.auth`,
       );
     }
   }
@@ -261,16 +278,21 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
     describe(): PlanStep[] {
       const steps: PlanStep[] = [];
       if (a.type === "client_credentials") {
-        steps.push({ name: "token", detail: `POST ${a.token_url ?? `${base}/oauth/token`} (once, refreshed on expiry)` });
+        steps.push({
+          name: "token",
+          detail: `POST ${a.token_url ?? `${base}/oauth/token`} (once, refreshed on expiry)`,
+        });
       }
       steps.push(
         {
           name: "upload",
-          detail: `POST ${base}/bulk/v1/bulkload_opportunity?integration_id=${config.integration_id}&content_type=${config.content_type.toUpperCase()} (one per batch of ${config.batch_size} rows)`,
+          detail:
+            `POST ${base}/bulk/v1/bulkload_opportunity?integration_id=${config.integration_id}&content_type=${config.content_type.toUpperCase()} (one per batch of ${config.batch_size} rows)`,
         },
         {
           name: "poll",
-          detail: `GET ${base}/bulk/v1/status/${config.integration_id}?execution_id=<id>&include_errors=true until completed`,
+          detail:
+            `GET ${base}/bulk/v1/status/${config.integration_id}?execution_id=<id>&include_errors=true until completed`,
         },
       );
       return steps;
@@ -315,7 +337,9 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
         throw new HttpError(
           "transport",
           res.status,
-          `WorkSpan accepted batch ${batch.index + 1} but gave no execution_id: ${describeBody(answer)}`,
+          `WorkSpan accepted batch ${batch.index + 1} but gave no execution_id: ${
+            describeBody(answer)
+          }`,
         );
       }
       return { id: String(id) };
@@ -342,12 +366,12 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
         throw new HttpError(
           res.status >= 500 ? "transport" : "api",
           res.status,
-          `WorkSpan cannot report execution ${submission.id}: HTTP ${res.status} ${describeBody(body)}`,
+          `WorkSpan cannot report execution ${submission.id}: HTTP ${res.status} ${
+            describeBody(body)
+          }`,
         );
       }
       return readStatus(body, batch, maxErrors);
     },
   };
 }
-
-

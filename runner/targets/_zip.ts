@@ -1,0 +1,188 @@
+/**
+ * ZIP and CSV helpers for the Bigin target: packing one CSV into an upload ZIP, reading the one
+ * CSV out of a result ZIP without ever inflating more than a set number of bytes, and parsing
+ * that CSV (RFC 4180).
+ *
+ * @module
+ */
+import { Unzip, type UnzipFileInfo, UnzipInflate, unzipSync, zipSync } from "fflate";
+import { RunnerError } from "../errors.ts";
+
+/** Packs one file into a ZIP archive (deflated). */
+export function zipOne(name: string, data: Uint8Array): Uint8Array {
+  return zipSync({ [name]: [data, { level: 6 }] });
+}
+
+// Compressed bytes handed to the inflater at a time. DEFLATE expands at most ~1032:1, so one
+// step can overshoot the limit by at most ~16 MB before the count stops it.
+const STEP = 16 * 1024;
+
+function zipError(what: string, detail: string, cause?: unknown): RunnerError {
+  return new RunnerError("transport", `Cannot read ${what}: ${detail}`, { cause });
+}
+
+/**
+ * Reads the one CSV file out of a ZIP archive. Directory entries are ignored; anything but
+ * exactly one file is refused. The entry is refused when its declared size passes `maxBytes`,
+ * and inflated in small steps that stop as soon as the output passes `maxBytes`, whatever the
+ * header declared: a ZIP bomb costs at most `maxBytes` plus one step.
+ *
+ * @param zip the archive's bytes
+ * @param maxBytes the largest uncompressed file accepted
+ * @param what what the archive is, for messages (e.g. `the result of job "123"`)
+ * @returns the entry's name and bytes
+ * @throws {RunnerError} `transport` when the archive is unreadable, holds other than one file,
+ *   or the file is too large
+ */
+export function unzipOne(
+  zip: Uint8Array,
+  maxBytes: number,
+  what = "ZIP archive",
+): { name: string; data: Uint8Array } {
+  const entries: UnzipFileInfo[] = [];
+  try {
+    // The filter sees every central-directory entry; returning false inflates nothing.
+    unzipSync(zip, {
+      filter: (info) => {
+        entries.push(info);
+        return false;
+      },
+    });
+  } catch (err) {
+    throw zipError(what, `not a ZIP archive (${err instanceof Error ? err.message : err})`, err);
+  }
+  const files = entries.filter((e) => !e.name.endsWith("/"));
+  if (files.length !== 1) {
+    throw zipError(
+      what,
+      `expected one file in the ZIP, found ${files.length}${
+        files.length > 0 ? `: ${files.map((f) => JSON.stringify(f.name)).join(", ")}` : ""
+      }`,
+    );
+  }
+  const entry = files[0]!;
+  if (entry.originalSize > maxBytes) {
+    throw zipError(
+      what,
+      `"${entry.name}" declares ${entry.originalSize} bytes uncompressed, over the limit of ${maxBytes}`,
+    );
+  }
+  if (entry.compression !== 0 && entry.compression !== 8) {
+    throw zipError(
+      what,
+      `"${entry.name}" uses unsupported compression method ${entry.compression}`,
+    );
+  }
+
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let failure: RunnerError | undefined;
+  let done = false;
+  const unzip = new Unzip((file) => {
+    if (file.name !== entry.name || failure || done) return; // not started: skipped
+    file.ondata = (err, chunk, final) => {
+      if (failure || done) return;
+      if (err) {
+        failure = zipError(what, `"${entry.name}" is corrupt (${err.message})`, err);
+        return;
+      }
+      total += chunk.length;
+      if (total > maxBytes) {
+        failure = zipError(
+          what,
+          `"${entry.name}" inflates to more than ${maxBytes} bytes (declared ${entry.originalSize})`,
+        );
+        file.terminate();
+        return;
+      }
+      if (chunk.length > 0) chunks.push(chunk);
+      if (final) done = true;
+    };
+    file.start();
+  });
+  unzip.register(UnzipInflate);
+  try {
+    for (let i = 0; i < zip.length && !failure && !done; i += STEP) {
+      unzip.push(zip.subarray(i, i + STEP), i + STEP >= zip.length);
+    }
+  } catch (err) {
+    failure ??= zipError(what, `corrupt ZIP (${err instanceof Error ? err.message : err})`, err);
+  }
+  if (failure) throw failure;
+  if (!done) throw zipError(what, `"${entry.name}" ends early`);
+  const data = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    data.set(c, at);
+    at += c.length;
+  }
+  return { name: entry.name, data };
+}
+
+/**
+ * Parses CSV text (RFC 4180): quoted fields may hold the delimiter, `""` and line breaks; lines
+ * end with CRLF, LF or CR; a leading byte-order mark is dropped; blank lines are skipped.
+ *
+ * @returns the records, each an array of cells (header included)
+ * @throws {RunnerError} `transport` when a quoted field is never closed
+ * @example
+ * parseCsv('a,b\r\n"x, ""y""",2\r\n') // [["a", "b"], ['x, "y"', "2"]]
+ */
+export function parseCsv(text: string, delimiter = ","): string[][] {
+  const records: string[][] = [];
+  let record: string[] = [];
+  let cell = "";
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  const n = text.length;
+  let line = 1;
+  const endRecord = () => {
+    record.push(cell);
+    cell = "";
+    if (!(record.length === 1 && record[0] === "")) records.push(record);
+    record = [];
+  };
+  while (i < n) {
+    const ch = text[i]!;
+    if (ch === '"' && cell === "") {
+      const start = line;
+      i++;
+      for (;;) {
+        if (i >= n) {
+          throw new RunnerError(
+            "transport",
+            `Cannot parse CSV: quoted field opened on line ${start} is never closed`,
+          );
+        }
+        const c = text[i]!;
+        if (c === '"') {
+          if (text[i + 1] === '"') {
+            cell += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        if (c === "\n") line++;
+        cell += c;
+        i++;
+      }
+      // Text between the closing quote and the next delimiter is kept, as lenient readers do.
+      continue;
+    }
+    if (ch === delimiter) {
+      record.push(cell);
+      cell = "";
+      i++;
+    } else if (ch === "\r" || ch === "\n") {
+      endRecord();
+      i += ch === "\r" && text[i + 1] === "\n" ? 2 : 1;
+      line++;
+    } else {
+      cell += ch;
+      i++;
+    }
+  }
+  if (cell !== "" || record.length > 0) endRecord();
+  return records;
+}
