@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { compile, type Plan } from "./compile.ts";
 import { loadPipeline, pipelineSchema } from "./config/mod.ts";
+import { fieldTable, replaceFieldTable } from "./config/docs.ts";
 import { formatDiagnostic, PipelineError, RunnerError } from "./errors.ts";
 import { execute, type ExecuteDeps } from "./execute.ts";
 import { humanReport, redact } from "./report/human.ts";
@@ -60,7 +61,9 @@ export async function expandPaths(paths: string[]): Promise<string[]> {
       for await (const e of Deno.readDir(p)) {
         if (e.isFile && /\.ya?ml$/i.test(e.name)) files.push(`${p.replace(/\/+$/, "")}/${e.name}`);
       }
-      if (files.length === 0) throw new RunnerError("usage", `No pipeline files (*.yaml) in "${p}"`);
+      if (files.length === 0) {
+        throw new RunnerError("usage", `No pipeline files (*.yaml) in "${p}"`);
+      }
       out.push(...files.sort());
     } else out.push(p);
   }
@@ -137,7 +140,9 @@ export async function validateCommand(
   for (const file of files) {
     try {
       const plan = await compile(await loadPipeline(file, { env: io.env }));
-      io.out(`${file}: ok (${plan.name} -> ${plan.target.api}, ${plan.mapper.fields.length} fields)`);
+      io.out(
+        `${file}: ok (${plan.name} -> ${plan.target.api}, ${plan.mapper.fields.length} fields)`,
+      );
     } catch (err) {
       bad++;
       if (err instanceof PipelineError && format === "github") {
@@ -158,7 +163,9 @@ export async function planCommand(file: string, io: Io, previewRows: number): Pr
   const out = (l: string) => io.out(redact(l, plan.secrets));
   out(`pipeline ${plan.name} (${file})`);
   out(`  source  ${plan.source.path} (${plan.source.format})`);
-  out(`  target  ${plan.target.api}, batches of ${plan.target.batchSize}, ${plan.target.concurrency} in flight`);
+  out(
+    `  target  ${plan.target.api}, batches of ${plan.target.batchSize}, ${plan.target.concurrency} in flight`,
+  );
   out(`  key     ${plan.key}`);
   out(`  fields  ${plan.mapper.fields.join(", ")}`);
   out("steps:");
@@ -181,7 +188,9 @@ export async function planCommand(file: string, io: Io, previewRows: number): Pr
       rejected++;
       if (rejects.length < 20) {
         rejects.push(
-          `  line ${rec.line}: ${rec.error ?? (r && !r.ok ? r.errors.map((e) => e.message).join("; ") : "")}`,
+          `  line ${rec.line}: ${
+            rec.error ?? (r && !r.ok ? r.errors.map((e) => e.message).join("; ") : "")
+          }`,
         );
       }
       continue;
@@ -195,12 +204,49 @@ export async function planCommand(file: string, io: Io, previewRows: number): Pr
   out(`preview (first ${Math.min(previewRows, mapped)} mapped rows, source -> sent):`);
   for (const l of preview) out(l);
   const batches = Math.ceil(mapped / plan.target.batchSize);
-  out(`a run would read ${read} rows, reject ${rejected} locally and send ${mapped} in ${batches} batches`);
+  out(
+    `a run would read ${read} rows, reject ${rejected} locally and send ${mapped} in ${batches} batches`,
+  );
   if (rejects.length > 0) {
-    out(`rows that would be rejected${rejected > rejects.length ? ` (first ${rejects.length})` : ""}:`);
+    out(
+      `rows that would be rejected${
+        rejected > rejects.length ? ` (first ${rejects.length})` : ""
+      }:`,
+    );
     for (const l of rejects) out(l);
   }
   return EXIT.ok;
+}
+
+/**
+ * `schema`: writes the JSON Schema and the README's field table from the zod schema, or with
+ * `check` only says whether the committed files are up to date (exit 1 when not).
+ */
+export async function schemaCommand(
+  io: Io,
+  files: { schema: string; readme: string },
+  check: boolean,
+): Promise<number> {
+  const schema = pipelineJsonSchema();
+  const wanted: [string, string][] = [[files.schema, JSON.stringify(schema, null, 2) + "\n"]];
+  const readme = await Deno.readTextFile(files.readme).catch(() => undefined);
+  if (readme !== undefined) {
+    wanted.push([files.readme, replaceFieldTable(readme, fieldTable(schema))]);
+  }
+  let stale = 0;
+  for (const [path, text] of wanted) {
+    const current = await Deno.readTextFile(path).catch(() => "");
+    if (current === text) continue;
+    if (check) {
+      stale++;
+      io.err(`${path} is out of date: run deno task schema`);
+    } else {
+      await Deno.writeTextFile(path, text);
+      io.err(`wrote ${path}`);
+    }
+  }
+  if (check && stale === 0) io.err(`${wanted.map(([p]) => p).join(" and ")} up to date`);
+  return stale > 0 ? 1 : EXIT.ok;
 }
 
 /** The JSON Schema of the pipeline format, generated from the zod schema (input side). */

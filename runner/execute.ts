@@ -150,7 +150,9 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     }
     if (fallback !== undefined) {
       // The execution failed as a whole without naming rows: every row failed for that reason.
-      for (let i = 0; i < batch.rows.length; i++) if (!listed.has(i)) report(i, { message: fallback });
+      for (let i = 0; i < batch.rows.length; i++) {
+        if (!listed.has(i)) report(i, { message: fallback });
+      }
     }
   }
 
@@ -170,7 +172,9 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
         counts.sent += rows;
         counts.unknown += rows;
         hints.push(
-          `Batch ${batch.index + 1} (source lines ${bs.first_line}-${bs.last_line}) may or may not have been loaded: the upload was not answered. Check the target for these keys before sending these rows again; the runner did not resend them to avoid loading them twice`,
+          `Batch ${
+            batch.index + 1
+          } (source lines ${bs.first_line}-${bs.last_line}) may or may not have been loaded: the upload was not answered. Check the target for these keys before sending these rows again; the runner did not resend them to avoid loading them twice`,
         );
       } else {
         bs.status = "not_sent";
@@ -195,9 +199,9 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
       const remaining = deadline - now();
       if (remaining <= 0) {
         bs.status = "timed_out";
-        bs.message = `Still ${bs.remote_status ?? "running"} after ${
-          Math.round(timeout / 1000)
-        } s${lastError ? `; last error: ${lastError}` : ""}`;
+        bs.message = `Still ${bs.remote_status ?? "running"} after ${Math.round(timeout / 1000)} s${
+          lastError ? `; last error: ${lastError}` : ""
+        }`;
         bs.finished_at = iso(now());
         setStop({ kind: "timeout", reason: `Stopped waiting for execution ${sub.id}` });
         return;
@@ -240,7 +244,9 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
       // Keep the run's identities whatever the API says: the difference becomes a problem.
       const diff = rows - (r.counts.succeeded + r.counts.failed + r.counts.skipped);
       if (diff > 0) counts.unknown += diff;
-      for (const p of r.problems) problems.push(`Batch ${batch.index + 1} (execution ${sub.id}): ${p}`);
+      for (const p of r.problems) {
+        problems.push(`Batch ${batch.index + 1} (execution ${sub.id}): ${p}`);
+      }
       if (r.status === "failed") {
         executionFailures.push(`Execution ${sub.id} failed${r.message ? `: ${r.message}` : ""}`);
       }
@@ -252,7 +258,9 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
           : undefined,
       );
       deps.log(
-        `Batch ${batch.index + 1}: execution ${sub.id} ${r.status}: ${r.counts.succeeded} succeeded, ${r.counts.failed} failed, ${r.counts.skipped} skipped`,
+        `Batch ${
+          batch.index + 1
+        }: execution ${sub.id} ${r.status}: ${r.counts.succeeded} succeeded, ${r.counts.failed} failed, ${r.counts.skipped} skipped`,
       );
       return;
     }
@@ -305,7 +313,12 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
       counts.read++;
       if (rec.error !== undefined) {
         counts.rejected++;
-        addError({ source_line: rec.line, code: "invalid_row", message: rec.error, stage: "local" });
+        addError({
+          source_line: rec.line,
+          code: "invalid_row",
+          message: rec.error,
+          stage: "local",
+        });
         rejects?.write(rec.values, rec.line, rec.error);
         continue;
       }
@@ -355,7 +368,9 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
 
   // Timed-out executions still hold their rows as pending; nothing else may.
   for (const b of batches) {
-    if (b.status === "timed_out") hints.push(`Execution ${b.execution_id} is still running: its ${b.rows} rows are pending`);
+    if (b.status === "timed_out") {
+      hints.push(`Execution ${b.execution_id} is still running: its ${b.rows} rows are pending`);
+    }
   }
   problems.push(...checkCounts(counts));
   errors.sort(byLine);
@@ -383,9 +398,9 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     [status, exit, reason] = [
       "failed",
       1,
-      `${counts.rejected + counts.failed} of ${counts.read} rows failed (${pct(errorRate)}), above max_error_rate ${
-        pct(plan.maxErrorRate)
-      }`,
+      `${counts.rejected + counts.failed} of ${counts.read} rows failed (${
+        pct(errorRate)
+      }), above max_error_rate ${pct(plan.maxErrorRate)}`,
     ];
   } else if (checkCounts(counts).length > 0) {
     [status, exit, reason] = ["failed", 1, "The run's row counts do not add up (see problems)"];
@@ -404,7 +419,9 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     hints.push(`Source lines from ${stoppedAtLine} on were not read because the run stopped`);
   }
   if (rejects && rejects.rows > 0) {
-    hints.push(`${rejects.rows} rows that did not load are in ${rejects.path}, with their line and error`);
+    hints.push(
+      `${rejects.rows} rows that did not load are in ${rejects.path}, with their line and error`,
+    );
   }
 
   const finished = now();

@@ -12,6 +12,7 @@ import {
   planCommand,
   reportError,
   runCommand,
+  schemaCommand,
   validateCommand,
 } from "./commands.ts";
 
@@ -21,14 +22,15 @@ Commands:
   run <pipeline.yaml...>       Run pipelines: read, map, upload, wait; print a JSON summary per pipeline
   validate <files|folders...>  Check pipeline files; send nothing
   plan <pipeline.yaml>         Show the compiled steps and a preview of mapped rows; send nothing
-  schema [--out FILE]          Print (or write) the JSON Schema of the pipeline format
+  schema [--out FILE]          Print the JSON Schema of the pipeline format; with --out, write it
+                               and the field table in README.md (--readme FILE)
 
 Options:
   --json           run: only the JSON summary (stdout) and errors (stderr)
   --quiet          run: no progress or report on stderr
   --format github  validate: also print GitHub annotations (::error file=...,line=...)
   --rows N         plan: rows to preview (default 5)
-  --check          schema: exit 1 when FILE differs from the generated schema
+  --check          schema: exit 1 when the schema file or README table is out of date
   -h, --help       this text
 
 Exit codes: 0 succeeded (or failures within max_error_rate), 1 rows failed above the limit or
@@ -59,6 +61,7 @@ async function main(args: string[]): Promise<number> {
         rows: { type: "string", default: "5" },
         out: { type: "string" },
         check: { type: "boolean", default: false },
+        readme: { type: "string", default: "README.md" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -111,23 +114,11 @@ async function main(args: string[]): Promise<number> {
         return await planCommand(rest[0]!, io, rows);
       }
       case "schema": {
-        const text = JSON.stringify(pipelineJsonSchema(), null, 2) + "\n";
         if (!v.out) {
-          io.out(text.trimEnd());
+          io.out(JSON.stringify(pipelineJsonSchema(), null, 2));
           return EXIT.ok;
         }
-        if (v.check) {
-          const current = await Deno.readTextFile(v.out).catch(() => "");
-          if (current !== text) {
-            io.err(`${v.out} is out of date: run deno task schema`);
-            return 1;
-          }
-          io.err(`${v.out} is up to date`);
-          return EXIT.ok;
-        }
-        await Deno.writeTextFile(v.out, text);
-        io.err(`wrote ${v.out}`);
-        return EXIT.ok;
+        return await schemaCommand(io, { schema: v.out, readme: v.readme }, v.check);
       }
       default:
         io.err(`error: unknown command "${command}"\n\n${USAGE}`);

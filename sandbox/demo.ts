@@ -70,7 +70,11 @@ export function demoEnv(sandbox: Sandbox): Record<string, string> {
 }
 
 /** Compares a summary with its expectation; returns what differs. */
-export function differences(e: Expectation, summary: Record<string, unknown>, code: number): string[] {
+export function differences(
+  e: Expectation,
+  summary: Record<string, unknown>,
+  code: number,
+): string[] {
   const out: string[] = [];
   if (summary.status !== e.status) out.push(`status ${summary.status}, expected ${e.status}`);
   if (code !== e.exit) out.push(`exit ${code}, expected ${e.exit}`);
@@ -110,7 +114,9 @@ export async function demo(_args: readonly string[]): Promise<number> {
       const out = await cmd.output();
       await Deno.stdout.write(out.stdout);
       const line = new TextDecoder().decode(out.stdout).split("\n").find((l) => l.startsWith("{"));
-      const diff = line ? differences(e, JSON.parse(line), out.code) : [`no summary (exit ${out.code})`];
+      const diff = line
+        ? differences(e, JSON.parse(line), out.code)
+        : [`no summary (exit ${out.code})`];
       if (diff.length > 0) failures.push(`${e.file}: ${diff.join(", ")}`);
       await Deno.stderr.write(enc.encode("\n"));
     }
@@ -118,7 +124,9 @@ export async function demo(_args: readonly string[]): Promise<number> {
     await sandbox.close();
   }
   if (failures.length > 0) {
-    console.error(`demo: ${failures.length} of ${EXAMPLES.length} examples did not behave as expected:`);
+    console.error(
+      `demo: ${failures.length} of ${EXAMPLES.length} examples did not behave as expected:`,
+    );
     for (const f of failures) console.error(`  ${f}`);
     return 1;
   }

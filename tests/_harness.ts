@@ -118,7 +118,20 @@ export function opportunitiesCsv(
   tweak: (i: number, row: string[]) => void = () => {},
 ): string {
   const lines = ["Opportunity ID,Close Date,Amount,Stage"];
-  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const months = [
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+  ];
   for (let i = 0; i < n; i++) {
     const row = [
       `op${String(i).padStart(6, "0")}`,

@@ -50,7 +50,14 @@ Deno.test("run loads the example pipeline and reports local and remote failures 
         close_date: "date",
         amount: "number",
         stage: {
-          oneOf: ["Prospecting", "Qualification", "Proposal", "Negotiation", "Closed Won", "Closed Lost"],
+          oneOf: [
+            "Prospecting",
+            "Qualification",
+            "Proposal",
+            "Negotiation",
+            "Closed Won",
+            "Closed Lost",
+          ],
         },
       },
     },
@@ -69,12 +76,27 @@ Deno.test("run loads the example pipeline and reports local and remote failures 
     assert.equal(s.status, "completed_with_errors");
     assert.deepEqual(
       { ...s.counts },
-      { read: 200, rejected: 1, sent: 199, succeeded: 197, failed: 2, skipped: 0, pending: 0, unknown: 0, unsent: 0 },
+      {
+        read: 200,
+        rejected: 1,
+        sent: 199,
+        succeeded: 197,
+        failed: 2,
+        skipped: 0,
+        pending: 0,
+        unknown: 0,
+        unsent: 0,
+      },
     );
     identities(s);
     assert.deepEqual(
       s.errors.map((e) => [e.source_line, e.key ?? "", e.field, e.stage]),
-      [[81, "aw00079", "stage", "remote"], [84, "aw00082", "stage", "remote"], [122, "", "opportunity_id", "local"]],
+      [[81, "aw00079", "stage", "remote"], [84, "aw00082", "stage", "remote"], [
+        122,
+        "",
+        "opportunity_id",
+        "local",
+      ]],
     );
     assert.equal(s.errors[0]!.message, "invalid value in field 'stage'");
     assert.equal(s.errors[2]!.message, "Missing value of key field");
@@ -96,13 +118,23 @@ Deno.test("run loads the example pipeline and reports local and remote failures 
       source_system: "crm",
     });
     // The summary file equals stdout's; the rejects file has all three rows with lines.
-    const file = JSON.parse(await Deno.readTextFile(`${dir}/out/workspan-opportunities.summary.json`));
+    const file = JSON.parse(
+      await Deno.readTextFile(`${dir}/out/workspan-opportunities.summary.json`),
+    );
     assert.deepEqual(file.counts, s.counts);
-    const rejects = (await Deno.readTextFile(`${dir}/out/workspan-opportunities.rejects.csv`)).trim()
+    const rejects = (await Deno.readTextFile(`${dir}/out/workspan-opportunities.rejects.csv`))
+      .trim()
       .split(/\r?\n/);
-    assert.equal(rejects[0], "Opportunity ID,Name,Close Date,Amount,Stage,Account,Owner,source_line,error");
+    assert.equal(
+      rejects[0],
+      "Opportunity ID,Name,Close Date,Amount,Stage,Account,Owner,source_line,error",
+    );
     assert.equal(rejects.length, 4);
-    assert.ok(rejects.some((l) => l.startsWith("aw00079,") && l.includes(",81,invalid value in field 'stage'")));
+    assert.ok(
+      rejects.some((l) =>
+        l.startsWith("aw00079,") && l.includes(",81,invalid value in field 'stage'")
+      ),
+    );
     assert.ok(!r.stdout.includes(TOKEN) && !r.stderr.includes(TOKEN), "the token is never printed");
   });
 });
@@ -128,9 +160,13 @@ Deno.test("run sends CSV on the wire in several batches and joins remote errors 
     assert.equal(s.counts.failed, 2);
     assert.equal(s.batches.length, 4);
     assert.deepEqual(s.batches.map((b) => b.rows), [50, 50, 50, 49]);
-    assert.ok(s.batches.every((b) => b.status === "completed" && /^[0-9a-f]{11}$/.test(b.execution_id!)));
+    assert.ok(
+      s.batches.every((b) => b.status === "completed" && /^[0-9a-f]{11}$/.test(b.execution_id!)),
+    );
     assert.deepEqual(
-      s.errors.filter((e) => e.stage === "remote").map((e) => [e.source_line, e.key, e.field, e.message]),
+      s.errors.filter((e) => e.stage === "remote").map((
+        e,
+      ) => [e.source_line, e.key, e.field, e.message]),
       [
         [81, "aw00079", "close_date", "invalid value in field 'close_date'"],
         [84, "aw00082", "amount", "invalid value in field 'amount'"],
@@ -245,7 +281,11 @@ Deno.test("run reads JSON and JSON Lines sources", async () => {
     assert.equal(r.summaries.length, 2);
     const [a, b] = r.summaries as Summary[];
     assert.equal(a!.counts.succeeded, 2);
-    assert.equal(a!.errors[0]!.source_line, 12, "the third object starts on line 12 of the pretty JSON");
+    assert.equal(
+      a!.errors[0]!.source_line,
+      12,
+      "the third object starts on line 12 of the pretty JSON",
+    );
     assert.equal(b!.errors[0]!.source_line, 3);
     assert.equal(sandbox.workspan.loadCount("j1"), 2, "two pipelines, each loads j1 once");
   });
@@ -260,7 +300,10 @@ Deno.test("run refuses an invalid pipeline with exit 2 and sends nothing", async
     const r = await runCli(["run", `${dir}/p.yaml`], envFor(sandbox));
     assert.equal(r.code, 2);
     assert.equal(r.summaries.length, 0);
-    assert.match(r.stderr, /p\.yaml:10:3 error Unknown key "batchsize" in target: did you mean "batch_size"\?/);
+    assert.match(
+      r.stderr,
+      /p\.yaml:10:3 error Unknown key "batchsize" in target: did you mean "batch_size"\?/,
+    );
     assert.equal(sandbox.workspan.requests.length, 0);
   });
 });
@@ -271,10 +314,21 @@ Deno.test("validate and plan send nothing and describe the pipeline", async () =
   assert.match(r.stdout, /workspan-opportunities\.yaml: ok/);
   const missing = await runCli(["validate", `${ROOT}/pipelines/workspan-opportunities.yaml`], {});
   assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /workspan-opportunities\.yaml:\d+:\d+ error Environment variable WORKSPAN_TOKEN is not set/);
-  const plan = await runCli(["plan", `${ROOT}/pipelines/workspan-opportunities.yaml`], { WORKSPAN_TOKEN: "x" });
+  assert.match(
+    missing.stderr,
+    /workspan-opportunities\.yaml:\d+:\d+ error Environment variable WORKSPAN_TOKEN is not set/,
+  );
+  const plan = await runCli(["plan", `${ROOT}/pipelines/workspan-opportunities.yaml`], {
+    WORKSPAN_TOKEN: "x",
+  });
   assert.equal(plan.code, 0, plan.stderr);
-  assert.match(plan.stdout, /a run would read 200 rows, reject 1 locally and send 199 in 1 batches/);
-  assert.match(plan.stdout, /-> \{"opportunity_id":"aw00000","opportunity_name":"Opportunity 0","close_date":"2023-03-11"/);
+  assert.match(
+    plan.stdout,
+    /a run would read 200 rows, reject 1 locally and send 199 in 1 batches/,
+  );
+  assert.match(
+    plan.stdout,
+    /-> \{"opportunity_id":"aw00000","opportunity_name":"Opportunity 0","close_date":"2023-03-11"/,
+  );
   assert.match(plan.stdout, /line 122: Missing value of key field/);
 });

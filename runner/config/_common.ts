@@ -47,6 +47,9 @@ export const nonEmpty = z.string().min(1, { error: "Must not be empty" });
 
 /** Extra static HTTP headers (API gateway keys and the like); values are treated as secrets. */
 export const headers = z
-  .record(z.string().regex(/^[A-Za-z0-9-]+$/, { error: "Not a valid HTTP header name" }), z.string())
+  .record(
+    z.string().regex(/^[A-Za-z0-9-]+$/, { error: "Not a valid HTTP header name" }),
+    z.string(),
+  )
   .optional()
   .meta({ description: "Extra HTTP headers sent with every request; values are never printed" });

@@ -37,7 +37,8 @@ export function interpolate(
     if (!NAME.test(name)) {
       problems.push({
         code: "bad_reference",
-        message: `"${whole}" is not a valid environment reference: use \${NAME}, \${NAME:-default} or \${NAME:?message}`,
+        message:
+          `"${whole}" is not a valid environment reference: use \${NAME}, \${NAME:-default} or \${NAME:?message}`,
       });
       return whole;
     }

@@ -86,9 +86,13 @@ function keysAt(schema: z.ZodType, path: readonly PropertyKey[], data: unknown):
         const disc: string | undefined = def.discriminator;
         // deno-lint-ignore no-explicit-any
         const opts: any[] = def.options;
-        const dv = d && typeof d === "object" ? (d as Record<string, unknown>)[disc ?? ""] : undefined;
+        const dv = d && typeof d === "object"
+          ? (d as Record<string, unknown>)[disc ?? ""]
+          : undefined;
         s = (disc
-          ? opts.find((o) => o._zod.def.shape?.[disc]?._zod.def.values?.includes(dv))
+          ? opts.find((o) =>
+            o._zod.def.shape?.[disc]?._zod.def.values?.includes(dv)
+          )
           : opts.find((o) => o._zod.def.type === "object")) ?? opts[0];
         if (!disc && !s) return;
       } else return;
@@ -124,7 +128,9 @@ function flattenIssues(issues: readonly any[], input: unknown): any[] {
       const meant = branches.filter((b) =>
         !b.every((i) => i.code === "invalid_type" && i.path.length === 0)
       );
-      const chosen = meant.length > 0 ? meant.reduce((a, b) => (b.length < a.length ? b : a)) : null;
+      const chosen = meant.length > 0
+        ? meant.reduce((a, b) => (b.length < a.length ? b : a))
+        : null;
       if (chosen) {
         out.push(...flattenIssues(
           chosen.map((i) => ({ ...i, path: [...issue.path, ...i.path] })),
@@ -140,7 +146,9 @@ function flattenIssues(issues: readonly any[], input: unknown): any[] {
 
 function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   let d = data;
-  for (const p of path) d = d && typeof d === "object" ? (d as Record<PropertyKey, unknown>)[p] : undefined;
+  for (const p of path) {
+    d = d && typeof d === "object" ? (d as Record<PropertyKey, unknown>)[p] : undefined;
+  }
   return d;
 }
 
@@ -163,8 +171,12 @@ function issueMessage(issue: any, data: unknown): string {
       return `${where}Expected ${issue.expected}, got ${describe(value)}`;
     case "invalid_value": {
       const allowed = (issue.values as unknown[]).map(String);
-      return `${where}${value === undefined ? "Missing" : `Unknown value ${JSON.stringify(value)}`}${
-        typeof value === "string" ? hint(value, allowed) : `: expected one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`
+      return `${where}${
+        value === undefined ? "Missing" : `Unknown value ${JSON.stringify(value)}`
+      }${
+        typeof value === "string"
+          ? hint(value, allowed)
+          : `: expected one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`
       }`;
     }
     case "invalid_union":
@@ -176,7 +188,13 @@ function issueMessage(issue: any, data: unknown): string {
         const allowed = (issue.options ?? []).map(String);
         return `${displayPath(discPath)}: ${
           v === undefined ? "Missing" : `Unknown value ${JSON.stringify(v)}`
-        }${typeof v === "string" ? hint(v, allowed) : allowed.length ? `: expected one of ${allowed.map((a: string) => `"${a}"`).join(", ")}` : ""}`;
+        }${
+          typeof v === "string"
+            ? hint(v, allowed)
+            : allowed.length
+            ? `: expected one of ${allowed.map((a: string) => `"${a}"`).join(", ")}`
+            : ""
+        }`;
       }
       if (issue.path.length === 2 && issue.path[0] === "mappings") {
         return `${where}A mapping is a source column name or an object with "from", "value" or "template", not ${
@@ -201,7 +219,9 @@ export function validate(
   if (result.success) return { ok: true, pipeline: result.data };
   const diagnostics: Diagnostic[] = [];
   for (const issue of flattenIssues(result.error.issues, data)) {
-    const path = issue.path.map((p: PropertyKey) => (typeof p === "number" ? p : String(p))) as Path;
+    const path = issue.path.map((
+      p: PropertyKey,
+    ) => (typeof p === "number" ? p : String(p))) as Path;
     if (issue.code === "unrecognized_keys") {
       const allowed = keysAt(pipelineSchema, path, data);
       for (const key of issue.keys as string[]) {
@@ -302,14 +322,20 @@ export function parsePipeline(
       yamlProblems.map((e) => ({
         code: "yaml",
         path: [],
-        message: `Invalid YAML: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`,
+        message: `Invalid YAML: ${
+          e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")
+        }`,
         line: e.linePos?.[0]?.line ?? 1,
         column: e.linePos?.[0]?.col ?? 1,
       })),
     );
   }
   if (depthOf(doc.contents) > MAX_DEPTH) {
-    fail({ code: "too_deep", path: [], message: `Pipeline file nests deeper than ${MAX_DEPTH} levels` });
+    fail({
+      code: "too_deep",
+      path: [],
+      message: `Pipeline file nests deeper than ${MAX_DEPTH} levels`,
+    });
   }
   let data: unknown;
   try {
@@ -325,7 +351,11 @@ export function parsePipeline(
     fail({ code: "empty", path: [], message: "Pipeline file is empty" });
   }
   if (typeof data !== "object" || Array.isArray(data)) {
-    fail({ code: "invalid_type", path: [], message: "A pipeline file is a mapping of keys (version, source, target, ...)" });
+    fail({
+      code: "invalid_type",
+      path: [],
+      message: "A pipeline file is a mapping of keys (version, source, target, ...)",
+    });
   }
   const locate = locator(doc, lc);
   const problems: { path: Path; code: string; message: string }[] = [];
@@ -338,7 +368,12 @@ export function parsePipeline(
     diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
     throw new PipelineError(file, diagnostics);
   }
-  return { file, pipeline: (result as { pipeline: Pipeline }).pipeline, locate, secrets: [...secrets] };
+  return {
+    file,
+    pipeline: (result as { pipeline: Pipeline }).pipeline,
+    locate,
+    secrets: [...secrets],
+  };
 }
 
 /**
@@ -347,7 +382,10 @@ export function parsePipeline(
  * @throws {PipelineError} when the file is invalid (every problem, with lines and columns)
  * @throws {RunnerError} `usage` when the file cannot be read
  */
-export async function loadPipeline(file: string, options: LoadOptions = {}): Promise<LoadedPipeline> {
+export async function loadPipeline(
+  file: string,
+  options: LoadOptions = {},
+): Promise<LoadedPipeline> {
   const env = options.env ?? ((n: string) => Deno.env.get(n));
   let info: Deno.FileInfo;
   try {
@@ -361,7 +399,9 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
       { cause: err },
     );
   }
-  if (!info.isFile) throw new RunnerError("usage", `Cannot read pipeline file "${file}": it is not a file`);
+  if (!info.isFile) {
+    throw new RunnerError("usage", `Cannot read pipeline file "${file}": it is not a file`);
+  }
   if (info.size > MAX_PIPELINE_BYTES) {
     throw new PipelineError(file, [{
       code: "too_large",

@@ -67,13 +67,22 @@ Deno.test("parsePipeline() reports an unknown key at the key with a did-you-mean
 });
 
 Deno.test("parsePipeline() reports every problem at once, in line order", () => {
-  const text = GOOD.replace("type: number", "type: numbr").replace("required: true", "requird: true")
+  const text = GOOD.replace("type: number", "type: numbr").replace(
+    "required: true",
+    "requird: true",
+  )
     .replace("api: workspan", "api: workspan\n  batch_size: lots");
   const d = problems(text);
   assert.deepEqual(d.map((x) => x.line), [...d.map((x) => x.line)].sort((a, b) => a - b));
   const msgs = d.map((x) => `${x.line}:${x.column} ${x.message}`);
-  assert.ok(msgs.includes('6:15 target.batch_size: Expected number, got string "lots"'), msgs.join("\n"));
-  assert.ok(msgs.includes('14:21 Unknown key "requird" in mappings.id: did you mean "required"?'), msgs.join("\n"));
+  assert.ok(
+    msgs.includes('6:15 target.batch_size: Expected number, got string "lots"'),
+    msgs.join("\n"),
+  );
+  assert.ok(
+    msgs.includes('14:21 Unknown key "requird" in mappings.id: did you mean "required"?'),
+    msgs.join("\n"),
+  );
   assert.ok(
     msgs.includes('15:33 mappings.amount.type: Unknown value "numbr": did you mean "number"?'),
     msgs.join("\n"),
@@ -95,10 +104,12 @@ Deno.test("parsePipeline() rejects a key that is not mapped", () => {
 });
 
 Deno.test("parsePipeline() rejects a mapping with two sources and a bad shorthand", () => {
-  const d = problems(GOOD.replace("{ value: crm }", "{ value: crm, from: X }").replace(
-    "stage: Stage",
-    "stage: 5",
-  ));
+  const d = problems(
+    GOOD.replace("{ value: crm }", "{ value: crm, from: X }").replace(
+      "stage: Stage",
+      "stage: 5",
+    ),
+  );
   assert.ok(d.some((x) => /only one of "from", "value" or "template"/.test(x.message)));
   assert.ok(d.some((x) => /mappings.stage: A mapping is a source column name/.test(x.message)));
 });

@@ -21,7 +21,8 @@ export const mappingObject = z
     }),
     value: constant.optional().meta({ description: "A constant sent for every row" }),
     template: z.string().min(1).optional().meta({
-      description: 'Text with {Column} placeholders, e.g. "{First} {Last}"; {{ and }} escape braces',
+      description:
+        'Text with {Column} placeholders, e.g. "{First} {Last}"; {{ and }} escape braces',
     }),
     type: z.enum(FIELD_TYPES).default("string").meta({
       description: "Type the value is parsed to and checked as; strings are trimmed",
@@ -35,7 +36,8 @@ export const mappingObject = z
       description: "Reject the row locally when the value is empty",
     }),
     values: z.record(z.string(), constant).optional().meta({
-      description: "Lookup table applied to the source value before typing (exact, then case-insensitive)",
+      description:
+        "Lookup table applied to the source value before typing (exact, then case-insensitive)",
     }),
     unmatched: z.enum(["keep", "reject"]).default("keep").meta({
       description: "With `values`: keep a value not in the table, or reject the row",
@@ -103,7 +105,8 @@ export const outputSchema = z.strictObject({
     description: "Also write the JSON summary here (relative to the pipeline file)",
   }),
   rejects: z.string().min(1).optional().meta({
-    description: "Write every rejected or failed row here as CSV: the input's columns plus source_line and error",
+    description:
+      "Write every rejected or failed row here as CSV: the input's columns plus source_line and error",
   }),
   max_errors: z.number().int().min(0).default(1000).meta({
     description: "At most this many row errors listed in the summary (the rejects file has all)",
@@ -117,15 +120,15 @@ export const pipelineSchema = z
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
       error: "Use letters, digits, dot, dash and underscore",
     }).optional().meta({ description: "Pipeline name; default: the file name without extension" }),
-    source: sourceSchema,
-    target: targetSchema,
+    source: sourceSchema.meta({ description: "The file to read" }),
+    target: targetSchema.meta({ description: "The API to load into, told apart by `api`" }),
     key: z.string().min(1).meta({ description: "Target field that identifies a row" }),
     mappings: z.record(z.string().min(1), mapping).meta({
       description: "Target field -> where its value comes from",
     }),
-    polling: pollingSchema.prefault({}),
-    limits: limitsSchema.prefault({}),
-    output: outputSchema.prefault({}),
+    polling: pollingSchema.prefault({}).meta({ description: "How to wait for each execution" }),
+    limits: limitsSchema.prefault({}).meta({ description: "When a run counts as failed" }),
+    output: outputSchema.prefault({}).meta({ description: "Files the run writes" }),
   })
   .check((ctx) => {
     const p = ctx.value;

@@ -50,7 +50,9 @@ export function humanReport(s: Summary, style: Style, maxErrors = 10): string[] 
     ["failed", c.failed],
     ["skipped", c.skipped],
   ];
-  for (const [k, v] of [["pending", c.pending], ["unknown", c.unknown], ["unsent", c.unsent]] as const) {
+  for (
+    const [k, v] of [["pending", c.pending], ["unknown", c.unknown], ["unsent", c.unsent]] as const
+  ) {
     if (v > 0) cells.push([k, v]);
   }
   const w = cells.map(([k, v]) => Math.max(k.length, String(v).length));
@@ -65,7 +67,9 @@ export function humanReport(s: Summary, style: Style, maxErrors = 10): string[] 
         }${b.polls ? `, ${b.polls} polls` : ""}${b.message ? ` (${b.message})` : ""}`,
       );
     }
-    if (s.batches.length > shown.length) lines.push(`  ... ${s.batches.length - shown.length} more batches`);
+    if (s.batches.length > shown.length) {
+      lines.push(`  ... ${s.batches.length - shown.length} more batches`);
+    }
   }
   if (s.errors.length > 0) {
     lines.push("  first failed rows:");

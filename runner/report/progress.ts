@@ -15,9 +15,10 @@ export function progressPrinter(
 ): (p: Progress) => void {
   let lastPlain = 0;
   return (p) => {
-    const text = `${name}: ${p.phase} - ${p.read} rows read, ${p.rejected} rejected, ${p.batchesSent} batches sent, ${p.pending} executions pending, ${
-      (p.elapsedMs / 1000).toFixed(0)
-    } s`;
+    const text =
+      `${name}: ${p.phase} - ${p.read} rows read, ${p.rejected} rejected, ${p.batchesSent} batches sent, ${p.pending} executions pending, ${
+        (p.elapsedMs / 1000).toFixed(0)
+      } s`;
     if (tty) {
       write(`\r\x1b[2K${p.phase === "done" ? "" : text}`);
       return;

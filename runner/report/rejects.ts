@@ -54,7 +54,9 @@ export class RejectsWriter {
     const slash = this.path.lastIndexOf("/");
     if (slash > 0) Deno.mkdirSync(this.path.slice(0, slash), { recursive: true });
     this.#file = Deno.openSync(this.path, { write: true, create: true, truncate: true });
-    this.#push([...this.#columns, "source_line", "error"].map((c) => csvCell(neutralise(c))).join(","));
+    this.#push(
+      [...this.#columns, "source_line", "error"].map((c) => csvCell(neutralise(c))).join(","),
+    );
   }
 
   #push(line: string): void {
