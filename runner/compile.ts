@@ -6,7 +6,7 @@
  */
 import type { LoadedPipeline, MappingSpec, Pipeline } from "./config/mod.ts";
 import { type Diagnostic, PipelineError } from "./errors.ts";
-import { checkDateFormat, compileMapper, type RowMapper } from "./mapping/mod.ts";
+import { checkMapping, compileMapper, type RowMapper } from "./mapping/mod.ts";
 import { formatFromPath, type SourceOptions } from "./sources/mod.ts";
 import { createTarget, type Target, type TargetConfig, targetSecrets } from "./targets/mod.ts";
 
@@ -88,9 +88,8 @@ export async function compile(
   }
 
   for (const [field, m] of Object.entries(p.mappings)) {
-    if (typeof m === "object" && m.format !== undefined) {
-      const bad = checkDateFormat(m.format);
-      if (bad) problem(["mappings", field, "format"], "invalid_format", bad);
+    for (const bad of checkMapping(field, m, field === p.key)) {
+      problem(["mappings", field, ...bad.path], "invalid_mapping", bad.message);
     }
   }
 
