@@ -273,7 +273,7 @@ Deno.test("run reads JSON and JSON Lines sources", async () => {
     const dir = await tempDir({
       "a.json": JSON.stringify(rows, null, 2),
       "b.jsonl": rows.map((r) => JSON.stringify(r)).join("\n") + "\n",
-      "a.yaml": workspanPipeline({ source: "a.json", mappings }),
+      "a.yaml": workspanPipeline({ source: "a.json", mappings, limits: "  max_error_rate: 0.5" }),
       "b.yaml": workspanPipeline({ source: "b.jsonl", mappings, limits: "  max_error_rate: 0.5" }),
     });
     const r = await runCli(["run", "--json", `${dir}/a.yaml`, `${dir}/b.yaml`], envFor(sandbox));
