@@ -54,6 +54,14 @@ export const EXAMPLES: Expectation[] = [
     exit: 0,
     counts: { read: 200, rejected: 1, sent: 199, succeeded: 197, failed: 2 },
   },
+  {
+    // Deals into Bigin: one date that does not exist (caught locally), one deal without a stage
+    // and one name too long for Bigin (refused by the job, joined back to their lines).
+    file: "pipelines/bigin-deals.yaml",
+    status: "completed_with_errors",
+    exit: 0,
+    counts: { read: 40, rejected: 1, sent: 39, succeeded: 37, failed: 2 },
+  },
 ];
 
 /** The environment that points the example pipelines at the sandbox. */

@@ -144,3 +144,69 @@ export function opportunitiesCsv(
   }
   return lines.join("\n") + "\n";
 }
+
+/** A Bigin pipeline for tests (Pipelines module, deals CSV with Name,Stage,Close,Amount). */
+export function biginPipeline(o: {
+  source: string;
+  operation?: "insert" | "update" | "upsert";
+  batchSize?: number;
+  concurrency?: number;
+  limits?: string;
+}): string {
+  const op = o.operation ?? "upsert";
+  return `version: 1
+name: bigin-e2e
+source:
+  path: ${o.source}
+target:
+  api: bigin
+  base_url: \${BIGIN_BASE_URL}
+  module: Pipelines
+  operation: ${op}
+${op === "insert" ? "" : "  find_by: Deal_Name\n"}  org_id: \${BIGIN_ORG_ID}
+  batch_size: ${o.batchSize ?? 25000}
+  concurrency: ${o.concurrency ?? 1}
+  auth:
+    type: zoho_refresh_token
+    client_id: \${ZOHO_CLIENT_ID}
+    client_secret: \${ZOHO_CLIENT_SECRET}
+    refresh_token: \${ZOHO_REFRESH_TOKEN}
+key: Deal_Name
+mappings:
+  Deal_Name: { from: Name, required: true }
+  Stage: { from: Stage, values: { won: "Closed Won", lost: "Closed Lost" } }
+  Closing_Date: { from: Close, type: date, format: "dd/MM/yyyy" }
+  Amount: { from: Amount, type: number }
+  Sub_Pipeline: { value: Standard }
+polling: { interval: 30ms, backoff: 1.5, max_interval: 200ms, timeout: 20s }
+limits:
+${o.limits ?? "  max_error_rate: 0.2"}
+`;
+}
+
+/** Deals CSV: `n` rows; `tweak` may change row i (0-based) before it is written. */
+export function dealsCsv(n: number, tweak: (i: number, row: string[]) => void = () => {}): string {
+  const lines = ["Name,Stage,Close,Amount"];
+  for (let i = 0; i < n; i++) {
+    const row = [
+      `Deal ${String(i).padStart(5, "0")}`,
+      i % 2 ? "won" : "Qualification",
+      "15/06/2026",
+      `${100 + i}`,
+    ];
+    tweak(i, row);
+    lines.push(row.map((c) => (/[",\n]/.test(c) ? `"${c.replaceAll('"', '""')}"` : c)).join(","));
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Credentials that match the sandbox's Bigin defaults. */
+export function biginEnv(url: string): Record<string, string> {
+  return {
+    BIGIN_BASE_URL: url,
+    BIGIN_ORG_ID: "sandbox-org",
+    ZOHO_CLIENT_ID: "sandbox-client",
+    ZOHO_CLIENT_SECRET: "sandbox-secret",
+    ZOHO_REFRESH_TOKEN: "sandbox-refresh-token",
+  };
+}
