@@ -14,6 +14,17 @@ import { humanReport, redact } from "./report/human.ts";
 import { progressPrinter } from "./report/progress.ts";
 import type { Summary } from "./report/summary.ts";
 import { openSource } from "./sources/mod.ts";
+import {
+  finishedRunsOf,
+  hashFile,
+  hashJson,
+  history,
+  isResumable,
+  journalPath,
+  JournalWriter,
+  readJournal,
+  viewJournal,
+} from "./journal.ts";
 
 /** Where a command writes. `out` is stdout (data), `err` is stderr (people). */
 export interface Io {
@@ -75,6 +86,72 @@ export interface RunOptions {
   quiet: boolean;
   /** Print nothing on stderr but errors; the summary still goes to stdout. */
   json: boolean;
+  /** Ignore an unfinished earlier run and start over. */
+  fresh?: boolean;
+  /** Load a file an insert pipeline already loaded. */
+  force?: boolean;
+  /** Folder of the run journals (default `.state`). */
+  stateDir?: string;
+}
+
+/**
+ * Opens the pipeline's journal: resumes an unfinished earlier run of the same file and plan,
+ * refuses to resume one whose file or pipeline changed, and refuses to insert the same file
+ * twice unless forced.
+ *
+ * @throws {RunnerError} `usage` for a refusal (exit 2, nothing sent)
+ */
+export async function openJournal(
+  plan: Plan,
+  options: RunOptions,
+): Promise<NonNullable<ExecuteDeps["journal"]>> {
+  const path = journalPath(options.stateDir ?? ".state", plan.name);
+  const events = readJournal(path);
+  const view = viewJournal(events);
+  const sourceHash = await hashFile(plan.source.path);
+  const planHash = hashJson(plan.identity);
+  if (!options.fresh && view.run && isResumable(view)) {
+    const waiting = [...view.batches.values()].filter((b) => b.state === "accepted").length;
+    const changed = [
+      view.run.source_hash !== sourceHash ? `the source file` : "",
+      view.run.plan_hash !== planHash ? "the pipeline's mappings or target" : "",
+    ].filter(Boolean);
+    if (changed.length > 0) {
+      throw new RunnerError(
+        "usage",
+        `The last run of "${plan.name}" (${view.run.at}) did not finish${
+          waiting > 0 ? ` and has ${waiting} executions it never saw complete` : ""
+        }, and ${
+          changed.join(" and ")
+        } changed since: rerun it unchanged to finish it, or start over with --fresh (see ${path})`,
+      );
+    }
+    const writer = new JournalWriter(path, events);
+    writer.record({ event: "resume", at: new Date().toISOString() });
+    return { writer, prior: view.batches };
+  }
+  if (!options.force && plan.target.duplicatesOnResend) {
+    const done = finishedRunsOf(events, sourceHash, planHash);
+    if (done.length > 0) {
+      throw new RunnerError(
+        "usage",
+        `"${plan.source.path}" was already loaded by this pipeline (run of ${done.at(-1)!.at}, ${
+          done.at(-1)!.status
+        }): inserting it again would create every record twice. Use --force to load it anyway`,
+      );
+    }
+  }
+  const writer = new JournalWriter(path, history(events));
+  writer.record({
+    event: "run",
+    run_id: crypto.randomUUID(),
+    at: new Date().toISOString(),
+    pipeline: plan.name,
+    source_hash: sourceHash,
+    plan_hash: planHash,
+    duplicates_on_resend: plan.target.duplicatesOnResend,
+  });
+  return { writer, prior: new Map() };
 }
 
 async function writeAtomic(path: string, text: string): Promise<void> {
@@ -97,9 +174,11 @@ export async function runOne(
   const say = (line: string) => {
     if (!options.quiet && !options.json) io.err(redact(line, plan.secrets));
   };
+  const journal = await openJournal(plan, options);
   const summary = await execute(plan, {
     fetch: io.fetch,
     log: say,
+    journal,
     ...(!options.quiet && !options.json
       ? { progress: progressPrinter(plan.name, (t) => io.errRaw(t), io.stderrIsTty) }
       : {}),
@@ -134,12 +213,13 @@ export async function validateCommand(
   paths: string[],
   io: Io,
   format: "text" | "github" = "text",
+  allowMissingEnv = false,
 ): Promise<number> {
   let bad = 0;
   const files = await expandPaths(paths);
   for (const file of files) {
     try {
-      const plan = await compile(await loadPipeline(file, { env: io.env }));
+      const plan = await compile(await loadPipeline(file, { env: io.env, allowMissingEnv }));
       io.out(
         `${file}: ok (${plan.name} -> ${plan.target.api}, ${plan.mapper.fields.length} fields)`,
       );

@@ -27,6 +27,15 @@ export interface Plan {
   output: { summary?: string; rejects?: string; maxErrors: number };
   /** Values never to print. */
   secrets: string[];
+  /** Retry budget for the target's requests. */
+  retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
+  /** Whether uploads of unknown fate may be sent again (`target.resend_uncertain`). */
+  resendUncertain: boolean;
+  /**
+   * What decides how rows are batched and where they go (not credentials or timing), so a
+   * resumed run can tell whether its journal still applies.
+   */
+  identity: Record<string, unknown>;
 }
 
 /** File-system facts compile needs; injected so compile stays testable without files. */
@@ -54,6 +63,17 @@ function baseName(file: string): string {
   const b = file.slice(Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\")) + 1);
   return b.replace(/\.(ya?ml)$/i, "");
 }
+
+/** Target settings that may change between a run and its resumption. */
+const VOLATILE_TARGET_KEYS = new Set([
+  "auth",
+  "headers",
+  "retries",
+  "request_timeout",
+  "concurrency",
+  "resend_uncertain",
+  "allow_http",
+]);
 
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
@@ -128,6 +148,8 @@ export async function compile(
     const s = v === undefined || v === null ? "" : String(v).trim();
     return s === "" ? undefined : s;
   };
+  const target = createTarget(t, shape);
+  const targetBatchSize = target.batchSize;
   return {
     name: p.name ?? baseName(file),
     file,
@@ -135,7 +157,7 @@ export async function compile(
     mapper,
     key: p.key,
     keyOf,
-    target: createTarget(t, shape),
+    target,
     targetConfig: t,
     polling: p.polling,
     maxErrorRate: p.limits.max_error_rate,
@@ -145,5 +167,20 @@ export async function compile(
       maxErrors: p.output.max_errors,
     },
     secrets: [...new Set([...loaded.secrets, ...targetSecrets(t)])],
+    retry: {
+      attempts: t.retries.attempts,
+      baseDelayMs: t.retries.base_delay,
+      maxDelayMs: t.retries.max_delay,
+    },
+    resendUncertain: t.resend_uncertain,
+    identity: {
+      source: { format, delimiter: p.source.delimiter },
+      key: p.key,
+      mappings: p.mappings,
+      target: Object.fromEntries(
+        Object.entries(t).filter(([k]) => !VOLATILE_TARGET_KEYS.has(k)),
+      ),
+      batch_size: targetBatchSize,
+    },
   };
 }

@@ -20,8 +20,11 @@ import {
   type Summary,
 } from "./report/summary.ts";
 import { openSource as defaultOpenSource, type Source, type SourceOptions } from "./sources/mod.ts";
-import type { Batch, RowFailure, TargetContext } from "./targets/mod.ts";
+import type { Batch, RowFailure, Submission, TargetContext } from "./targets/mod.ts";
 import { sleep as defaultSleep } from "./targets/_http.ts";
+import type { JournalEvent, JournalWriter, PriorBatch } from "./journal.ts";
+
+type DoneEvent = Extract<JournalEvent, { event: "done" }>;
 
 /** A snapshot of a run in progress, for the progress line. */
 export interface Progress {
@@ -44,6 +47,8 @@ export interface ExecuteDeps {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   signal?: AbortSignal;
   openSource?: (options: SourceOptions) => Source;
+  /** The run journal, and what an unfinished earlier run left per batch (for a resume). */
+  journal?: { writer: JournalWriter; prior: Map<number, PriorBatch> };
 }
 
 interface InFlight {
@@ -68,7 +73,15 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   const sleep = deps.sleep ?? defaultSleep;
   const started = now();
   const target = plan.target;
-  const ctx: TargetContext = { fetch: deps.fetch, log: deps.log, signal: deps.signal };
+  const ctx: TargetContext = {
+    fetch: deps.fetch,
+    log: deps.log,
+    signal: deps.signal,
+    retry: plan.retry,
+  };
+  const journal = deps.journal;
+  const at = () => iso(now());
+  const record = (e: JournalEvent) => journal?.writer.record(e);
   const counts: Counts = {
     read: 0,
     rejected: 0,
@@ -98,6 +111,9 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   const addError = (e: RowError) => {
     errorsSeen++;
     if (cap === 0) return;
+    // Source values can be slices of a large read buffer; copies keep the buffer collectable.
+    if (e.key !== undefined) e.key = own(e.key);
+    e.message = own(e.message);
     errors.push(e);
     if (errors.length > cap * 2) {
       errors.sort(byLine);
@@ -156,40 +172,104 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     }
   }
 
-  async function runBatch(f: InFlight): Promise<void> {
+  /** Marks a batch whose upload may or may not have reached the API: never resent blindly. */
+  function markUnknown(f: InFlight, message: string) {
+    const { batch, summary: bs } = f;
+    bs.status = "unknown";
+    bs.message = message;
+    bs.finished_at = at();
+    counts.sent += batch.rows.length;
+    counts.unknown += batch.rows.length;
+    hints.push(
+      `Batch ${
+        batch.index + 1
+      } (source lines ${bs.first_line}-${bs.last_line}) may or may not have been loaded (${message}): check the target for these keys. The runner does not send them again unless target.resend_uncertain is true, which is safe only where loading a row twice is harmless`,
+    );
+  }
+
+  /** Adds a finished batch's outcome to the run's counts, errors and rejects. */
+  function settle(f: InFlight, id: string, e: Omit<DoneEvent, "event" | "batch" | "at">) {
+    const rows = f.batch.rows.length;
+    const c = e.counts;
+    counts.succeeded += c.succeeded;
+    counts.failed += c.failed;
+    counts.skipped += c.skipped;
+    // Keep the run's identities whatever the API says: the difference becomes a problem.
+    const diff = rows - (c.succeeded + c.failed + c.skipped);
+    if (diff > 0) counts.unknown += diff;
+    for (const p of e.problems) problems.push(`Batch ${f.batch.index + 1} (execution ${id}): ${p}`);
+    if (e.status === "failed") {
+      executionFailures.push(`Execution ${id} failed${e.message ? `: ${e.message}` : ""}`);
+    }
+    recordFailures(
+      f,
+      e.failures,
+      e.status === "failed" && e.failures.length === 0 && c.failed === rows
+        ? `Execution failed${e.message ? `: ${e.message}` : ""}`
+        : undefined,
+    );
+  }
+
+  /** Counts a batch an earlier run of this journal finished, without sending it again. */
+  function replayDone(f: InFlight, prior: Extract<PriorBatch, { state: "done" }>) {
+    const { summary: bs } = f;
+    const e = prior.event;
+    if (prior.submission) bs.execution_id = prior.submission.id;
+    bs.status = e.status;
+    bs.remote_status = e.remote_status;
+    bs.message = `Finished in the earlier run${e.message ? `: ${e.message}` : ""}`;
+    bs.polls = e.polls;
+    bs.counts = { ...e.counts };
+    bs.finished_at = e.at;
+    counts.sent += f.batch.rows.length;
+    settle(f, prior.submission?.id ?? "?", e);
+  }
+
+  async function runBatch(f: InFlight, accepted?: Submission): Promise<void> {
     const { batch, summary: bs } = f;
     const rows = batch.rows.length;
-    bs.submitted_at = iso(now());
-    let sub;
-    try {
-      sub = await target.submit(batch, ctx);
-    } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
-      const maybe = (err instanceof TransportError && err.maybeDelivered) ||
-        (err instanceof HttpError && err.status >= 500);
-      if (maybe) {
-        bs.status = "unknown";
-        counts.sent += rows;
-        counts.unknown += rows;
-        hints.push(
-          `Batch ${
-            batch.index + 1
-          } (source lines ${bs.first_line}-${bs.last_line}) may or may not have been loaded: the upload was not answered. Check the target for these keys before sending these rows again; the runner did not resend them to avoid loading them twice`,
-        );
-      } else {
-        bs.status = "not_sent";
-        counts.unsent += rows;
+    bs.submitted_at = at();
+    let sub: Submission;
+    if (accepted) {
+      sub = accepted;
+      deps.log(`Batch ${batch.index + 1}: waiting for execution ${sub.id} from the earlier run`);
+    } else {
+      // Journal first: if the process dies mid-upload, the next run knows this batch is uncertain.
+      record({
+        event: "submit",
+        batch: batch.index,
+        first_line: bs.first_line,
+        last_line: bs.last_line,
+        rows,
+        at: at(),
+      });
+      try {
+        sub = await target.submit(batch, ctx);
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        const maybe = (err instanceof TransportError && err.maybeDelivered) ||
+          (err instanceof HttpError && err.status >= 500);
+        if (maybe) {
+          record({ event: "unknown", batch: batch.index, message: msg, at: at() });
+          markUnknown(f, msg);
+        } else {
+          // Refused outright: nothing was processed, so a later run may send it again.
+          record({ event: "refused", batch: batch.index, message: msg, at: at() });
+          bs.status = "not_sent";
+          bs.message = msg;
+          bs.finished_at = at();
+          counts.unsent += rows;
+        }
+        setStop({ kind: "transport", reason: msg });
+        return;
       }
-      bs.message = msg;
-      bs.finished_at = iso(now());
-      setStop({ kind: "transport", reason: msg });
-      return;
+      record({ event: "accepted", batch: batch.index, submission: sub, at: at() });
+      deps.log(`Batch ${batch.index + 1}: ${rows} rows sent, execution ${sub.id}`);
     }
     batchesSent++;
     bs.execution_id = sub.id;
     counts.sent += rows;
     counts.pending += rows;
-    deps.log(`Batch ${batch.index + 1}: ${rows} rows sent, execution ${sub.id}`);
 
     const { interval, backoff, max_interval, timeout } = plan.polling;
     const deadline = now() + timeout;
@@ -202,7 +282,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
         bs.message = `Still ${bs.remote_status ?? "running"} after ${Math.round(timeout / 1000)} s${
           lastError ? `; last error: ${lastError}` : ""
         }`;
-        bs.finished_at = iso(now());
+        bs.finished_at = at();
         setStop({ kind: "timeout", reason: `Stopped waiting for execution ${sub.id}` });
         return;
       }
@@ -220,43 +300,36 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
           deps.log(`Execution ${sub.id}: ${msg}; asking again`);
           continue;
         }
+        // The journal still says "accepted": the next run asks again rather than resending.
         counts.pending -= rows;
         counts.unknown += rows;
         bs.status = "unknown";
         bs.message = msg;
-        bs.finished_at = iso(now());
+        bs.finished_at = at();
         setStop({ kind: "transport", reason: msg });
         hints.push(
-          `Execution ${sub.id} was accepted but its outcome could not be read: check it in the target before sending source lines ${bs.first_line}-${bs.last_line} again`,
+          `Execution ${sub.id} was accepted but its outcome could not be read (${msg}); the next run asks again`,
         );
         return;
       }
       bs.remote_status = r.remoteStatus;
       if (!r.done) continue;
       counts.pending -= rows;
-      bs.finished_at = iso(now());
+      bs.finished_at = at();
       bs.status = r.status;
       bs.counts = { ...r.counts };
       if (r.message) bs.message = r.message;
-      counts.succeeded += r.counts.succeeded;
-      counts.failed += r.counts.failed;
-      counts.skipped += r.counts.skipped;
-      // Keep the run's identities whatever the API says: the difference becomes a problem.
-      const diff = rows - (r.counts.succeeded + r.counts.failed + r.counts.skipped);
-      if (diff > 0) counts.unknown += diff;
-      for (const p of r.problems) {
-        problems.push(`Batch ${batch.index + 1} (execution ${sub.id}): ${p}`);
-      }
-      if (r.status === "failed") {
-        executionFailures.push(`Execution ${sub.id} failed${r.message ? `: ${r.message}` : ""}`);
-      }
-      recordFailures(
-        f,
-        r.failures,
-        r.status === "failed" && r.failures.length === 0 && r.counts.failed === rows
-          ? `Execution failed${r.message ? `: ${r.message}` : ""}`
-          : undefined,
-      );
+      const done: Omit<DoneEvent, "event" | "batch" | "at"> = {
+        status: r.status,
+        remote_status: r.remoteStatus,
+        ...(r.message ? { message: r.message } : {}),
+        counts: r.counts,
+        failures: r.failures,
+        problems: r.problems,
+        polls: bs.polls,
+      };
+      record({ event: "done", batch: batch.index, at: at(), ...done });
+      settle(f, sub.id, done);
       deps.log(
         `Batch ${
           batch.index + 1
@@ -289,16 +362,23 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     s.first_line = f.batch.lines[0] ?? 0;
     s.last_line = f.batch.lines[f.batch.lines.length - 1] ?? 0;
     batches.push(s);
+    const prior = journal?.prior.get(f.batch.index);
+    if (prior?.state === "done") return replayDone(f, prior);
+    if (prior?.state === "uncertain" && !plan.resendUncertain) {
+      return markUnknown(f, `${prior.message} (earlier run)`);
+    }
     while (inflight.size >= target.concurrency && !stop) await Promise.race(inflight);
     if (stop) {
       s.message = "Not sent: the run stopped before this batch";
       counts.unsent += s.rows;
       return;
     }
-    const p = runBatch(f).finally(() => {
-      inflight.delete(p);
-      progress("waiting");
-    });
+    const p = runBatch(f, prior?.state === "accepted" ? prior.submission : undefined).finally(
+      () => {
+        inflight.delete(p);
+        progress("waiting");
+      },
+    );
     inflight.add(p);
   }
 
@@ -425,6 +505,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   }
 
   const finished = now();
+  record({ event: "end", status, exit_code: exit, at: iso(finished) });
   return {
     version: 1,
     pipeline: plan.name,
@@ -434,6 +515,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     started_at: iso(started),
     finished_at: iso(finished),
     duration_ms: finished - started,
+    ...(journal && journal.prior.size > 0 ? { resumed: true } : {}),
     source: plan.source.path,
     counts,
     error_rate: round(errorRate),
@@ -449,6 +531,11 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
       ...(rejects ? { rejects: rejects.path } : {}),
     },
   };
+}
+
+/** A copy of a string that shares no memory with the string it came from. */
+function own(s: string): string {
+  return s.length < 13 ? s : JSON.parse(JSON.stringify(s));
 }
 
 function byLine(a: RowError, b: RowError): number {

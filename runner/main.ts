@@ -28,7 +28,12 @@ Commands:
 Options:
   --json           run: only the JSON summary (stdout) and errors (stderr)
   --quiet          run: no progress or report on stderr
+  --fresh          run: start over, ignoring an unfinished earlier run in the journal
+  --force          run: load a file this insert pipeline already loaded
+  --state-dir DIR  run: folder of the run journals (default .state, or $BULKRUN_STATE_DIR)
   --format github  validate: also print GitHub annotations (::error file=...,line=...)
+  --allow-missing-env
+                   validate: stand in for unset variables (CI without the secrets)
   --rows N         plan: rows to preview (default 5)
   --check          schema: exit 1 when the schema file or README table is out of date
   -h, --help       this text
@@ -56,6 +61,10 @@ async function main(args: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         json: { type: "boolean", default: false },
+        fresh: { type: "boolean", default: false },
+        force: { type: "boolean", default: false },
+        "state-dir": { type: "string" },
+        "allow-missing-env": { type: "boolean", default: false },
         quiet: { type: "boolean", default: false },
         format: { type: "string", default: "text" },
         rows: { type: "string", default: "5" },
@@ -96,14 +105,20 @@ async function main(args: string[]): Promise<number> {
     switch (command) {
       case "run":
         if (!need("a pipeline file")) return EXIT.invalid;
-        return await runCommand(rest, io, { json: v.json, quiet: v.quiet });
+        return await runCommand(rest, io, {
+          json: v.json,
+          quiet: v.quiet,
+          fresh: v.fresh,
+          force: v.force,
+          stateDir: v["state-dir"] ?? Deno.env.get("BULKRUN_STATE_DIR") ?? ".state",
+        });
       case "validate":
         if (!need("pipeline files or folders")) return EXIT.invalid;
         if (v.format !== "text" && v.format !== "github") {
           io.err(`error: --format must be "text" or "github", not "${v.format}"`);
           return EXIT.invalid;
         }
-        return await validateCommand(rest, io, v.format);
+        return await validateCommand(rest, io, v.format, v["allow-missing-env"]);
       case "plan": {
         if (!need("a pipeline file")) return EXIT.invalid;
         const rows = Number(v.rows);

@@ -96,6 +96,8 @@ export function differences(
 /** Runs the demo; returns the exit code (0 when every example behaved as expected). */
 export async function demo(_args: readonly string[]): Promise<number> {
   const sandbox = await startSandbox({ port: 0, ...DEMO_SANDBOX });
+  // The demo's journals are thrown away: each demo is a fresh start.
+  const stateDir = await Deno.makeTempDir({ prefix: "bulkrun-demo-state-" });
   const enc = new TextEncoder();
   const failures: string[] = [];
   try {
@@ -115,7 +117,7 @@ export async function demo(_args: readonly string[]): Promise<number> {
           `${ROOT}/${e.file}`,
         ],
         cwd: ROOT,
-        env: demoEnv(sandbox),
+        env: { ...demoEnv(sandbox), BULKRUN_STATE_DIR: stateDir },
         stdout: "piped",
         stderr: "inherit",
       });
@@ -130,6 +132,7 @@ export async function demo(_args: readonly string[]): Promise<number> {
     }
   } finally {
     await sandbox.close();
+    await Deno.remove(stateDir, { recursive: true }).catch(() => {});
   }
   if (failures.length > 0) {
     console.error(

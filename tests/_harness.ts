@@ -34,7 +34,12 @@ export async function runCli(
       ...args,
     ],
     cwd: options.cwd ?? ROOT,
-    env: { NO_COLOR: "1", ...env },
+    // Each run gets its own journal folder unless the test shares one on purpose.
+    env: {
+      NO_COLOR: "1",
+      BULKRUN_STATE_DIR: await Deno.makeTempDir({ prefix: "bulkrun-state-" }),
+      ...env,
+    },
     stdout: "piped",
     stderr: "piped",
     ...(options.signal ? { signal: options.signal } : {}),

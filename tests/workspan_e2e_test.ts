@@ -309,9 +309,18 @@ Deno.test("run refuses an invalid pipeline with exit 2 and sends nothing", async
 });
 
 Deno.test("validate and plan send nothing and describe the pipeline", async () => {
-  const r = await runCli(["validate", `${ROOT}/pipelines/`], { WORKSPAN_TOKEN: "x" });
+  const r = await runCli(["validate", `${ROOT}/pipelines/`], {
+    WORKSPAN_TOKEN: "x",
+    BIGIN_ORG_ID: "1",
+    ZOHO_CLIENT_ID: "x",
+    ZOHO_CLIENT_SECRET: "x",
+    ZOHO_REFRESH_TOKEN: "x",
+  });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /workspan-opportunities\.yaml: ok/);
+  assert.match(r.stdout, /bigin-deals\.yaml: ok/);
+  const ci = await runCli(["validate", "--allow-missing-env", `${ROOT}/pipelines/`], {});
+  assert.equal(ci.code, 0, ci.stderr);
   const missing = await runCli(["validate", `${ROOT}/pipelines/workspan-opportunities.yaml`], {});
   assert.equal(missing.code, 2);
   assert.match(

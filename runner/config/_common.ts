@@ -53,3 +53,33 @@ export const headers = z
   )
   .optional()
   .meta({ description: "Extra HTTP headers sent with every request; values are never printed" });
+
+/** Retry budget for requests that are safe to repeat (and uploads the server provably refused). */
+export const retries = z
+  .strictObject({
+    attempts: z.number().int().min(1).max(20).default(5).meta({
+      description: "Attempts in all, the first included",
+    }),
+    base_delay: duration("500ms", "First backoff (doubles each retry, with full jitter)"),
+    max_delay: duration("30s", "Longest backoff; a Retry-After answer is honoured up to this"),
+  })
+  .prefault({})
+  .meta({ description: "Retries of status checks, token requests, downloads and refused uploads" });
+
+/** Whether uploads whose fate is unknown may be sent again (only safe for upserts). */
+export const resendUncertain = z.boolean().default(false).meta({
+  description:
+    "Resend a batch whose upload may or may not have reached the API (timeout or reset after sending, 5xx). Only safe when loading the same row twice is harmless (upsert)",
+});
+
+/** Settings every target shares. */
+export const commonTargetFields = {
+  headers,
+  request_timeout: duration("2m", "Longest wait for one HTTP answer"),
+  retries,
+  resend_uncertain: resendUncertain,
+  allow_http: z.boolean().default(false).meta({
+    description:
+      "Allow plain http:// to a host other than localhost (credentials travel unencrypted)",
+  }),
+};

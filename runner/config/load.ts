@@ -34,6 +34,8 @@ export interface LoadedPipeline {
 export interface LoadOptions {
   /** Environment lookup; default `Deno.env.get`. */
   env?: (name: string) => string | undefined;
+  /** Stand in a placeholder for unset variables without a default instead of failing. */
+  allowMissingEnv?: boolean;
 }
 
 type Path = (string | number)[];
@@ -258,9 +260,10 @@ function interpolateTree(
   env: (name: string) => string | undefined,
   problems: { path: Path; code: string; message: string }[],
   secrets: Set<string>,
+  placeholders: boolean,
 ): unknown {
   if (typeof value === "string") {
-    const r = interpolate(value, env);
+    const r = interpolate(value, env, placeholders);
     for (const p of r.problems) problems.push({ path, ...p });
     const key = path[path.length - 1];
     const secretField = typeof key === "string" &&
@@ -269,12 +272,14 @@ function interpolateTree(
     return r.text;
   }
   if (Array.isArray(value)) {
-    return value.map((v, i) => interpolateTree(v, [...path, i], env, problems, secrets));
+    return value.map((v, i) =>
+      interpolateTree(v, [...path, i], env, problems, secrets, placeholders)
+    );
   }
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      out[k] = interpolateTree(v, [...path, k], env, problems, secrets);
+      out[k] = interpolateTree(v, [...path, k], env, problems, secrets, placeholders);
     }
     return out;
   }
@@ -304,6 +309,7 @@ export function parsePipeline(
   file: string,
   text: string,
   env: (name: string) => string | undefined,
+  allowMissingEnv = false,
 ): Omit<LoadedPipeline, "dir"> {
   const lc = new LineCounter();
   const fail = (d: Omit<Diagnostic, "line" | "column"> & { line?: number; column?: number }) => {
@@ -360,7 +366,7 @@ export function parsePipeline(
   const locate = locator(doc, lc);
   const problems: { path: Path; code: string; message: string }[] = [];
   const secrets = new Set<string>();
-  const interpolated = interpolateTree(data, [], env, problems, secrets);
+  const interpolated = interpolateTree(data, [], env, problems, secrets, allowMissingEnv);
   const diagnostics: Diagnostic[] = problems.map((p) => ({ ...p, ...locate(p.path) }));
   const result = validate(interpolated, locate);
   if (!result.ok) diagnostics.push(...result.diagnostics);
@@ -423,7 +429,7 @@ export async function loadPipeline(
       column: 1,
     }]);
   }
-  const loaded = parsePipeline(file, text, env);
+  const loaded = parsePipeline(file, text, env, options.allowMissingEnv);
   const slash = Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\"));
   return { ...loaded, dir: slash >= 0 ? file.slice(0, slash) || "/" : "." };
 }

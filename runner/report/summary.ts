@@ -72,6 +72,8 @@ export interface Summary {
   started_at: string;
   finished_at: string;
   duration_ms: number;
+  /** True when this run picked up an unfinished earlier run from the journal. */
+  resumed?: boolean;
   source: string;
   counts: Counts;
   /** (rejected + failed) / read; 0 when nothing was read. */

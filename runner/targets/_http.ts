@@ -84,7 +84,7 @@ function neverSent(err: unknown): boolean {
 export async function send(
   ctx: TargetContext,
   spec: RequestSpec,
-  policy: RetryPolicy = DEFAULT_RETRY,
+  policy: RetryPolicy = ctx.retry ?? DEFAULT_RETRY,
 ): Promise<Response> {
   for (let attempt = 0;; attempt++) {
     const last = attempt + 1 >= policy.attempts;

@@ -8,7 +8,7 @@
  * @module
  */
 import { z } from "zod";
-import { baseUrl, duration, headers, nonEmpty } from "../config/_common.ts";
+import { baseUrl, commonTargetFields, nonEmpty } from "../config/_common.ts";
 import { HttpError, RunnerError, TransportError } from "../errors.ts";
 import type { MappedRow } from "../mapping/mod.ts";
 import { toCsv } from "./_csv.ts";
@@ -84,12 +84,7 @@ export const biginSchema = z.strictObject({
     description: "Leave a field unchanged when its cell is empty, instead of clearing it",
   }),
   auth,
-  headers,
-  request_timeout: duration("2m", "Longest wait for one HTTP answer"),
-  allow_http: z.boolean().default(false).meta({
-    description:
-      "Allow plain http:// to a host other than localhost (credentials travel unencrypted)",
-  }),
+  ...commonTargetFields,
 }).superRefine((t, ctx) => {
   if (t.operation !== "insert" && t.find_by === undefined) {
     ctx.addIssue({
@@ -772,6 +767,7 @@ export function createBiginTarget(config: BiginConfig, shape: RowShape): Target 
     api: "bigin",
     batchSize,
     concurrency: config.concurrency,
+    duplicatesOnResend: config.operation === "insert",
 
     describe(): PlanStep[] {
       return [

@@ -70,6 +70,8 @@ export interface Submission {
 /** Effects a target may use; injected so tests can hand in a fake `fetch`. */
 export interface TargetContext {
   fetch: typeof fetch;
+  /** Retry budget from the pipeline's `target.retries`. */
+  retry?: { attempts: number; baseDelayMs: number; maxDelayMs: number };
   /** Diagnostic log line on stderr (never given secrets). */
   log: (message: string) => void;
   signal?: AbortSignal;
@@ -96,6 +98,11 @@ export interface Target {
   readonly batchSize: number;
   /** Batches allowed in flight at once. */
   readonly concurrency: number;
+  /**
+   * Whether sending the same row twice creates a second record (an insert), rather than
+   * updating the first. Such pipelines refuse to load the same file twice without `--force`.
+   */
+  readonly duplicatesOnResend: boolean;
   /** Steps a run performs per batch, for `plan`. */
   describe(): PlanStep[];
   /** Sends one batch; resolves when the API has accepted it and given it an id. */

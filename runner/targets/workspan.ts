@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { baseUrl, duration, headers, nonEmpty } from "../config/_common.ts";
+import { baseUrl, commonTargetFields, nonEmpty } from "../config/_common.ts";
 import { HttpError } from "../errors.ts";
 import { describeBody, readJson, send, TokenCache } from "./_http.ts";
 import { toCsv } from "./_csv.ts";
@@ -55,12 +55,7 @@ export const workspanSchema = z.strictObject({
     description: "Executions in flight at once",
   }),
   auth,
-  headers,
-  request_timeout: duration("2m", "Longest wait for one HTTP answer"),
-  allow_http: z.boolean().default(false).meta({
-    description:
-      "Allow plain http:// to a host other than localhost (credentials travel unencrypted)",
-  }),
+  ...commonTargetFields,
 });
 
 /** A validated WorkSpan target section. */
@@ -274,6 +269,8 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
     api: "workspan",
     batchSize: config.batch_size,
     concurrency: config.concurrency,
+    // WorkSpan loads by the integration's key field: a second load updates the record.
+    duplicatesOnResend: false,
 
     describe(): PlanStep[] {
       const steps: PlanStep[] = [];

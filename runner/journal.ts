@@ -1,0 +1,245 @@
+/**
+ * The run journal: a small JSON-lines file per pipeline in the state folder (default `.state/`)
+ * recording, before each upload and after each answer, what the runner did. It is what makes a
+ * run resumable after a crash, a kill or a timeout without sending any batch twice, and what
+ * stops the same file being inserted twice by accident.
+ *
+ * Every write replaces the file atomically (write a temp file, fsync, rename), so a crash at any
+ * point leaves the previous or the new journal, never a torn one.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { BatchCounts, RowFailure, Submission } from "./targets/mod.ts";
+import { RunnerError } from "./errors.ts";
+
+/** One line of the journal. */
+export type JournalEvent =
+  | {
+    event: "run";
+    run_id: string;
+    at: string;
+    pipeline: string;
+    /** sha256 of the source file. */
+    source_hash: string;
+    /** sha256 of what decides how rows are batched and where they go. */
+    plan_hash: string;
+    /** Whether sending a row twice would create a second record. */
+    duplicates_on_resend: boolean;
+  }
+  | {
+    event: "submit";
+    batch: number;
+    first_line: number;
+    last_line: number;
+    rows: number;
+    at: string;
+  }
+  | { event: "accepted"; batch: number; submission: Submission; at: string }
+  | {
+    event: "done";
+    batch: number;
+    status: "completed" | "failed";
+    remote_status: string;
+    message?: string;
+    counts: BatchCounts;
+    failures: RowFailure[];
+    problems: string[];
+    polls: number;
+    at: string;
+  }
+  | { event: "unknown"; batch: number; message: string; at: string }
+  | { event: "refused"; batch: number; message: string; at: string }
+  | { event: "end"; status: string; exit_code: number; at: string }
+  | { event: "resume"; at: string };
+
+/** What an earlier, unfinished run left for one batch. */
+export type PriorBatch =
+  | { state: "done"; event: Extract<JournalEvent, { event: "done" }>; submission?: Submission }
+  | { state: "accepted"; submission: Submission }
+  | { state: "uncertain"; message: string };
+
+/** Hashes a file as it streams (memory stays flat for any size). */
+export async function hashFile(path: string): Promise<string> {
+  const h = createHash("sha256");
+  using file = await Deno.open(path, { read: true });
+  const buf = new Uint8Array(1 << 20);
+  for (;;) {
+    const n = await file.read(buf);
+    if (n === null) break;
+    h.update(buf.subarray(0, n));
+  }
+  return `sha256:${h.digest("hex")}`;
+}
+
+/** sha256 of a JSON value with sorted keys. */
+export function hashJson(value: unknown): string {
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sorted) : v && typeof v === "object"
+      ? Object.fromEntries(
+        Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+      )
+      : v;
+  return `sha256:${createHash("sha256").update(JSON.stringify(sorted(value))).digest("hex")}`;
+}
+
+/** Reads a journal file; a missing file is an empty journal. */
+export function readJournal(path: string): JournalEvent[] {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+  const events: JournalEvent[] = [];
+  for (const [i, line] of text.split("\n").entries()) {
+    if (line.trim() === "") continue;
+    try {
+      events.push(JSON.parse(line));
+    } catch {
+      throw new RunnerError(
+        "usage",
+        `Run journal "${path}" is damaged at line ${i + 1}: move it away or run with --fresh`,
+      );
+    }
+  }
+  return events;
+}
+
+/** How the journal's last run ended, and what each of its batches reached. */
+export interface JournalView {
+  run?: Extract<JournalEvent, { event: "run" }>;
+  end?: Extract<JournalEvent, { event: "end" }>;
+  batches: Map<number, PriorBatch>;
+}
+
+/** Folds the events of the journal's last run into one state per batch. */
+export function viewJournal(events: JournalEvent[]): JournalView {
+  const view: JournalView = { batches: new Map() };
+  for (const e of events) {
+    switch (e.event) {
+      case "run":
+        view.run = e;
+        view.end = undefined;
+        view.batches = new Map();
+        break;
+      case "submit":
+        view.batches.set(e.batch, {
+          state: "uncertain",
+          message: "The runner stopped while this batch was being uploaded",
+        });
+        break;
+      case "accepted":
+        view.batches.set(e.batch, { state: "accepted", submission: e.submission });
+        break;
+      case "done": {
+        const prev = view.batches.get(e.batch);
+        view.batches.set(e.batch, {
+          state: "done",
+          event: e,
+          ...(prev?.state === "accepted" ? { submission: prev.submission } : {}),
+        });
+        break;
+      }
+      case "unknown":
+        view.batches.set(e.batch, { state: "uncertain", message: e.message });
+        break;
+      case "refused":
+        // The API said no without processing anything: the batch may be sent again.
+        view.batches.delete(e.batch);
+        break;
+      case "end":
+        view.end = e;
+        break;
+      case "resume":
+        view.end = undefined;
+        break;
+    }
+  }
+  return view;
+}
+
+/** Statuses after which nothing is left to do. */
+const FINISHED = new Set(["succeeded", "completed_with_errors"]);
+
+/**
+ * Whether the journal's last run left work a new run should pick up: it never ended (crash,
+ * kill), stopped waiting (`timed_out`) or failed part-way (some batches unsent or unknown).
+ */
+export function isResumable(view: JournalView): boolean {
+  return view.run !== undefined && (view.end === undefined || !FINISHED.has(view.end.status));
+}
+
+/** Whether the journal's last run finished with every batch settled. */
+export function isFinished(view: JournalView): boolean {
+  return view.end !== undefined && FINISHED.has(view.end.status);
+}
+
+/**
+ * Appends events to a journal file, replacing it atomically each time.
+ * Writes are synchronous so the journal is on disk before the request it announces is sent.
+ */
+export class JournalWriter {
+  readonly path: string;
+  #lines: string[];
+  readonly #enc = new TextEncoder();
+
+  /** @param keep earlier events to keep (a resumed run continues its journal) */
+  constructor(path: string, keep: JournalEvent[] = []) {
+    this.path = path;
+    this.#lines = keep.map((e) => JSON.stringify(e));
+    const slash = path.lastIndexOf("/");
+    if (slash > 0) Deno.mkdirSync(path.slice(0, slash), { recursive: true });
+  }
+
+  /** Records one event durably before returning. */
+  record(event: JournalEvent): void {
+    this.#lines.push(JSON.stringify(event));
+    const tmp = `${this.path}.tmp`;
+    const file = Deno.openSync(tmp, { write: true, create: true, truncate: true });
+    try {
+      const data = this.#enc.encode(this.#lines.join("\n") + "\n");
+      let off = 0;
+      while (off < data.length) off += file.writeSync(data.subarray(off));
+      file.syncSync();
+    } finally {
+      file.close();
+    }
+    Deno.renameSync(tmp, this.path);
+  }
+}
+
+/** The journal file of a pipeline in a state folder. */
+export function journalPath(stateDir: string, pipeline: string): string {
+  return `${stateDir.replace(/\/+$/, "")}/${pipeline}.journal.jsonl`;
+}
+
+/** The `run` and `end` events of earlier runs, kept so a finished load is remembered. */
+export function history(events: JournalEvent[], keep = 50): JournalEvent[] {
+  const out = events.filter((e) => e.event === "run" || e.event === "end");
+  const runs = out.filter((e) => e.event === "run").length;
+  let drop = Math.max(0, runs - keep);
+  return out.filter((e) => {
+    if (drop > 0 && e.event === "run") drop--;
+    return drop === 0 || e.event !== "end";
+  });
+}
+
+/** Runs in the journal that finished loading this exact source with this exact plan. */
+export function finishedRunsOf(
+  events: JournalEvent[],
+  sourceHash: string,
+  planHash: string,
+): { at: string; status: string }[] {
+  const out: { at: string; status: string }[] = [];
+  let run: Extract<JournalEvent, { event: "run" }> | undefined;
+  for (const e of events) {
+    if (e.event === "run") run = e;
+    if (
+      e.event === "end" && run && FINISHED.has(e.status) && run.source_hash === sourceHash &&
+      run.plan_hash === planHash
+    ) out.push({ at: run.at, status: e.status });
+  }
+  return out;
+}
