@@ -72,5 +72,5 @@ export function replaceFieldTable(readme: string, table: string): string {
   const a = readme.indexOf(start);
   const b = readme.indexOf(end);
   if (a < 0 || b < a) return readme;
-  return `${readme.slice(0, a + start.length)}\n${table}\n${readme.slice(b)}`;
+  return `${readme.slice(0, a + start.length)}\n\n${table}\n\n${readme.slice(b)}`;
 }
