@@ -95,6 +95,25 @@ export interface RunOptions {
 }
 
 /**
+ * Fails before anything is sent when an output would be refused by Deno's permissions (the run
+ * task may write only under `out/` and `.state/`), rather than after the upload.
+ *
+ * @throws {RunnerError} `usage` naming the path and what to do
+ */
+export function checkWritable(paths: (string | undefined)[]): void {
+  for (const path of paths) {
+    if (path === undefined) continue;
+    const state = Deno.permissions.querySync({ name: "write", path }).state;
+    if (state !== "granted") {
+      throw new RunnerError(
+        "usage",
+        `Cannot write "${path}": deno task run may write only under out/ and .state/ (see deno.json); put output paths there, or run runner/main.ts with your own --allow-write`,
+      );
+    }
+  }
+}
+
+/**
  * Opens the pipeline's journal: resumes an unfinished earlier run of the same file and plan,
  * refuses to resume one whose file or pipeline changed, and refuses to insert the same file
  * twice unless forced.
@@ -174,6 +193,7 @@ export async function runOne(
   const say = (line: string) => {
     if (!options.quiet && !options.json) io.err(redact(line, plan.secrets));
   };
+  checkWritable([plan.output.summary, plan.output.rejects, options.stateDir ?? ".state"]);
   const journal = await openJournal(plan, options);
   const summary = await execute(plan, {
     fetch: io.fetch,

@@ -162,8 +162,10 @@ export async function compile(
     polling: p.polling,
     maxErrorRate: p.limits.max_error_rate,
     output: {
-      ...(p.output.summary ? { summary: resolvePath(dir, p.output.summary) } : {}),
-      ...(p.output.rejects ? { rejects: resolvePath(dir, p.output.rejects) } : {}),
+      // Outputs are relative to the working directory (where CI collects artifacts), not to the
+      // pipeline file: `deno task run` may write only under out/ and .state/.
+      ...(p.output.summary ? { summary: p.output.summary } : {}),
+      ...(p.output.rejects ? { rejects: p.output.rejects } : {}),
       maxErrors: p.output.max_errors,
     },
     secrets: [...new Set([...loaded.secrets, ...targetSecrets(t)])],

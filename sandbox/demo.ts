@@ -97,7 +97,7 @@ export function differences(
 export async function demo(_args: readonly string[]): Promise<number> {
   const sandbox = await startSandbox({ port: 0, ...DEMO_SANDBOX });
   // The demo's journals are thrown away: each demo is a fresh start.
-  const stateDir = await Deno.makeTempDir({ prefix: "bulkrun-demo-state-" });
+  const stateDir = `.state/demo-${Date.now()}`;
   const enc = new TextEncoder();
   const failures: string[] = [];
   try {
@@ -105,11 +105,12 @@ export async function demo(_args: readonly string[]): Promise<number> {
     for (const e of EXAMPLES) {
       console.error(`$ deno task run ${e.file}`);
       const cmd = new Deno.Command(Deno.execPath(), {
+        // The permissions of `deno task run`; outputs land in out/ as they would for a user.
         args: [
           "run",
           "--quiet",
           "--allow-read",
-          "--allow-write",
+          "--allow-write=out,.state",
           "--allow-net",
           "--allow-env",
           `${ROOT}/runner/main.ts`,

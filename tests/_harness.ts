@@ -16,30 +16,27 @@ export interface CliResult {
   summaries: Record<string, unknown>[];
 }
 
-/** Runs `runner/main.ts` with the permissions the `run` task grants. */
+/** The permission flags of a `deno task` in deno.json, so tests run with what users get. */
+export function taskFlags(task: string): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
+  const command: string = config.tasks[task].command;
+  return command.split(/\s+/).filter((w) => w.startsWith("--allow-") || w.startsWith("--deny-"));
+}
+
+/**
+ * Runs `runner/main.ts` with the permissions of the `run` task, in a fresh working folder
+ * (where `out/` and `.state/` land) unless `cwd` is given.
+ */
 export async function runCli(
   args: string[],
   env: Record<string, string> = {},
   options: { cwd?: string; signal?: AbortSignal } = {},
 ): Promise<CliResult> {
+  const cwd = options.cwd ?? await Deno.makeTempDir({ prefix: "bulkrun-cwd-" });
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net",
-      "--allow-env",
-      `${ROOT}/runner/main.ts`,
-      ...args,
-    ],
-    cwd: options.cwd ?? ROOT,
-    // Each run gets its own journal folder unless the test shares one on purpose.
-    env: {
-      NO_COLOR: "1",
-      BULKRUN_STATE_DIR: await Deno.makeTempDir({ prefix: "bulkrun-state-" }),
-      ...env,
-    },
+    args: ["run", "--quiet", ...taskFlags("run"), `${ROOT}/runner/main.ts`, ...args],
+    cwd,
+    env: { NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
     ...(options.signal ? { signal: options.signal } : {}),

@@ -69,7 +69,7 @@ Deno.test("run loads the example pipeline and reports local and remote failures 
       .replace("path: data/opportunities.csv", `path: ${ROOT}/pipelines/data/opportunities.csv`)
       .replace("interval: 2s", "interval: 50ms");
     await Deno.writeTextFile(`${dir}/p.yaml`, yaml);
-    const r = await runCli(["run", `${dir}/p.yaml`], env);
+    const r = await runCli(["run", `${dir}/p.yaml`], env, { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.summaries.length, 1);
     const s = r.summaries[0] as Summary;

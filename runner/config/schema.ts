@@ -102,11 +102,12 @@ export const limitsSchema = z.strictObject({
 
 export const outputSchema = z.strictObject({
   summary: z.string().min(1).optional().meta({
-    description: "Also write the JSON summary here (relative to the pipeline file)",
+    description:
+      "Also write the JSON summary here (relative to the working directory; the run task may write under out/)",
   }),
   rejects: z.string().min(1).optional().meta({
     description:
-      "Write every rejected or failed row here as CSV: the input's columns plus source_line and error",
+      "Write every rejected or failed row here as CSV (relative to the working directory): the input's columns plus source_line and error",
   }),
   max_errors: z.number().int().min(0).default(1000).meta({
     description: "At most this many row errors listed in the summary (the rejects file has all)",
