@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import {
   EXIT,
+  expandPaths,
   type Io,
   pipelineJsonSchema,
   planCommand,
@@ -28,6 +29,7 @@ Commands:
 Options:
   --json           run: only the JSON summary (stdout) and errors (stderr)
   --quiet          run: no progress or report on stderr
+  --list           run: print the pipeline files a run would take (a JSON array with --json)
   --fresh          run: start over, ignoring an unfinished earlier run in the journal
   --force          run: load a file this insert pipeline already loaded
   --state-dir DIR  run: folder of the run journals (default .state, or $BULKRUN_STATE_DIR)
@@ -62,6 +64,7 @@ async function main(args: string[]): Promise<number> {
       options: {
         json: { type: "boolean", default: false },
         fresh: { type: "boolean", default: false },
+        list: { type: "boolean", default: false },
         force: { type: "boolean", default: false },
         "state-dir": { type: "string" },
         "allow-missing-env": { type: "boolean", default: false },
@@ -105,6 +108,13 @@ async function main(args: string[]): Promise<number> {
     switch (command) {
       case "run":
         if (!need("a pipeline file")) return EXIT.invalid;
+        if (v.list) {
+          // For CI matrices: which files a run would take, without reading them.
+          const files = await expandPaths(rest);
+          if (v.json) io.out(JSON.stringify(files));
+          else for (const f of files) io.out(f);
+          return EXIT.ok;
+        }
         return await runCommand(rest, io, {
           json: v.json,
           quiet: v.quiet,

@@ -321,6 +321,12 @@ Deno.test("validate and plan send nothing and describe the pipeline", async () =
   assert.match(r.stdout, /bigin-deals\.yaml: ok/);
   const ci = await runCli(["validate", "--allow-missing-env", `${ROOT}/pipelines/`], {});
   assert.equal(ci.code, 0, ci.stderr);
+  const list = await runCli(["run", "--list", "--json", `${ROOT}/pipelines`], {});
+  assert.deepEqual(JSON.parse(list.stdout), [
+    `${ROOT}/pipelines/bigin-deals.yaml`,
+    `${ROOT}/pipelines/workspan-opportunities-export.yaml`,
+    `${ROOT}/pipelines/workspan-opportunities.yaml`,
+  ]);
   const missing = await runCli(["validate", `${ROOT}/pipelines/workspan-opportunities.yaml`], {});
   assert.equal(missing.code, 2);
   assert.match(
