@@ -77,6 +77,11 @@ export interface BiginSandboxOptions {
   absoluteDownloadUrl?: boolean;
   /** Make every job end `FAILED` (no records written, no result file). */
   failJobs?: boolean;
+  /**
+   * Asked once per new job, when it is created: a fault to give that job, or `undefined` for
+   * none. The sandbox's fault injection (`./faults.ts`) plugs in here.
+   */
+  jobFault?: (job: BiginJobInfo) => BiginJobFault | undefined;
   /** Columns copied into the result CSV. Default `"uploaded"` (all of them). */
   resultColumns?: "uploaded" | "firstThreeMapped";
   /** Casing of the result's `STATUS` values (undocumented by Zoho). Default `"lower"`. */
@@ -90,6 +95,24 @@ export interface BiginSandboxOptions {
   /** Clock, in epoch milliseconds. Default `Date.now`. */
   now?: () => number;
 }
+
+/** What {@linkcode BiginSandboxOptions.jobFault} is told about a new job. */
+export interface BiginJobInfo {
+  /** The 18-digit job id. */
+  id: string;
+  /** The module's API name. */
+  module: string;
+  operation: "insert" | "update" | "upsert";
+  /** Data rows in the job's file. */
+  rows: number;
+}
+
+/**
+ * A fault given to one job: `failed` ends it `FAILED` like `failJobs` (no records written, no
+ * result file); `missingRows` processes every row as usual but leaves the last `rows` rows out
+ * of the result CSV, as a truncated result would.
+ */
+export type BiginJobFault = { kind: "failed" } | { kind: "missingRows"; rows: number };
 
 /** A record the sandbox holds, with how often bulk jobs wrote it. */
 export interface BiginRecord {
@@ -225,6 +248,7 @@ interface Job {
   mappings: Mapping[];
   createdAt: number;
   createdTime: string;
+  fault?: BiginJobFault;
   settled?: {
     status: "COMPLETED" | "FAILED";
     added: number;
@@ -627,6 +651,13 @@ export function createBiginSandbox(options: BiginSandboxOptions = {}): BiginSand
       createdAt,
       createdTime: zohoTime(createdAt),
     };
+    const fault = options.jobFault?.({
+      id: job.id,
+      module: module.apiName,
+      operation,
+      rows: upload.csv.rows.length,
+    });
+    if (fault) job.fault = fault;
     jobs.set(job.id, job);
     return Response.json({
       status: "success",
@@ -795,7 +826,7 @@ export function createBiginSandbox(options: BiginSandboxOptions = {}): BiginSand
   }
 
   function settle(job: Job): void {
-    if (options.failJobs) {
+    if (options.failJobs || job.fault?.kind === "failed") {
       job.settled = { status: "FAILED", added: 0, updated: 0, skipped: 0, unprocessed: 0 };
       return;
     }
@@ -933,7 +964,9 @@ export function createBiginSandbox(options: BiginSandboxOptions = {}): BiginSand
     }
     const status = (s: RowStatus) => options.resultStatusCase === "upper" ? s.toUpperCase() : s;
     const lines = [[...keep.map((i) => header[i]!), "STATUS", "RECORD_ID", "ERRORS"]];
-    job.upload.csv.rows.forEach((row, r) => {
+    const omit = job.fault?.kind === "missingRows" ? job.fault.rows : 0;
+    const rows = job.upload.csv.rows;
+    rows.slice(0, Math.max(0, rows.length - omit)).forEach((row, r) => {
       const o = outcomes[r]!;
       lines.push([...keep.map((i) => row[i] ?? ""), status(o.status), o.recordId, o.errors]);
     });

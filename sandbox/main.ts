@@ -2,7 +2,7 @@
  * Command line of the local sandbox:
  *
  * ```sh
- * deno run --allow-net=127.0.0.1 --allow-env sandbox/main.ts serve [--port 8787] [--processing 2s] [--token X] [--verbose]
+ * deno run --allow-net=127.0.0.1 --allow-env sandbox/main.ts serve [--port 8787] [--processing 2s] [--token X] [--fault F]... [--verbose]
  * ```
  *
  * Subcommands live in {@linkcode COMMANDS}; each parses its own arguments with an exported
@@ -13,6 +13,7 @@
 import { parseArgs } from "node:util";
 import { type Sandbox, startSandbox } from "./server.ts";
 import { demo } from "./demo.ts";
+import { type Fault, formatFault, InvalidFaultError, parseFault } from "./faults.ts";
 import { WORKSPAN_DEFAULTS, type WorkspanSandboxOptions } from "./workspan.ts";
 
 /** A problem with the command line; `main` prints it with the usage and exits with 2. */
@@ -28,6 +29,8 @@ export interface ServeOptions {
   processingMs?: number;
   /** WorkSpan static bearer token; `undefined` keeps the simulator's default. */
   token?: string;
+  /** Faults active from the start, from `--fault` (see `./faults.ts`). */
+  faults?: Fault[];
   /** Print one line per request. */
   verbose: boolean;
 }
@@ -45,6 +48,18 @@ Options of serve:
   --processing <dur>  time until a WorkSpan execution completes: 500ms, 2s, 1m
                       (default ${WORKSPAN_DEFAULTS.processingMs}ms)
   --token <token>     static WorkSpan bearer token (default ${WORKSPAN_DEFAULTS.token})
+  --fault <fault>     inject a fault; repeat for more: endpoint:kind[:value][:key=value]...
+                      (see sandbox/README.md), e.g.
+                        ws.upload:status:503              next upload: 503, not processed
+                        ws.upload:status_after:502        next upload: processed, then 502
+                        ws.upload:reset_after:times=inf   every upload: processed, then cut
+                        ws.status:latency:2s:times=3      next 3 polls: wait 2 s first
+                        bigin.job:too_many_requests:5:after=1   2nd job request: 429
+                      endpoints: ws.token ws.upload ws.status bigin.token bigin.upload
+                        bigin.job bigin.details bigin.download
+                      kinds: latency status status_after too_many_requests reset_before
+                        reset_after malformed_json stuck execution_failed job_failed
+                        result_missing_rows
   --verbose           print one line per request
   -h, --help          show this help`;
 
@@ -78,6 +93,7 @@ export function parseServeArgs(args: readonly string[]): ServeOptions {
         port: { type: "string" },
         processing: { type: "string" },
         token: { type: "string" },
+        fault: { type: "string", multiple: true },
         verbose: { type: "boolean", default: false },
       },
       strict: true,
@@ -99,6 +115,14 @@ export function parseServeArgs(args: readonly string[]): ServeOptions {
     if (values.token === "") throw new UsageError("Cannot use an empty --token");
     options.token = values.token;
   }
+  if (values.fault !== undefined) {
+    try {
+      options.faults = values.fault.map(parseFault);
+    } catch (e) {
+      if (e instanceof InvalidFaultError) throw new UsageError(e.message, { cause: e });
+      throw e;
+    }
+  }
   return options;
 }
 
@@ -110,6 +134,7 @@ export function startFromOptions(options: ServeOptions): Promise<Sandbox> {
   return startSandbox({
     port: options.port,
     workspan,
+    ...(options.faults ? { faults: options.faults } : {}),
     ...(options.verbose ? { log: (line: string) => console.log(line) } : {}),
   });
 }
@@ -131,6 +156,9 @@ export function describeSandbox(url: string, options: ServeOptions): string {
     `  processing:     ${options.processingMs ?? d.processingMs} ms`,
     "Zoho Bigin Bulk Write API:",
     `  base URL:       ${url}`,
+    ...(options.faults?.length
+      ? ["Faults:", ...options.faults.map((f) => `  ${formatFault(f)}`)]
+      : []),
     `State: ${url}/_sandbox/state`,
     "",
     "Point the runner at it:",

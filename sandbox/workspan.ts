@@ -71,6 +71,11 @@ export interface WorkspanSandboxOptions {
   dataRowAsString?: boolean;
   /** Executions never complete: for testing a runner's poll timeout. */
   statusAlwaysRunning?: boolean;
+  /**
+   * Asked once per new execution, when the upload is accepted: a fault to give that execution,
+   * or `undefined` for none. The sandbox's fault injection (`./faults.ts`) plugs in here.
+   */
+  executionFault?: (execution: WorkspanExecutionInfo) => WorkspanExecutionFault | undefined;
   /** `max_errors` used when the status request gives none (default 10). */
   maxErrorsDefault?: number;
   /**
@@ -81,6 +86,21 @@ export interface WorkspanSandboxOptions {
   /** Clock in epoch milliseconds (default `Date.now`); tests inject one to step time. */
   now?: () => number;
 }
+
+/** What {@linkcode WorkspanSandboxOptions.executionFault} is told about a new execution. */
+export interface WorkspanExecutionInfo {
+  integrationId: string;
+  executionId: string;
+  /** Rows received. */
+  rows: number;
+}
+
+/**
+ * A fault given to one execution: `stuck` never completes (stays `running`, loads nothing);
+ * `failed` completes with `status_msg` set, `success_count` 0 and every row counted in
+ * `error_count`, loading nothing (how WorkSpan reports an execution that failed as a whole).
+ */
+export type WorkspanExecutionFault = { kind: "stuck" } | { kind: "failed"; message: string };
 
 /** An execution as the sandbox holds it (camelCase view; the API answers in snake_case). */
 export interface WorkspanExecution {
@@ -103,6 +123,8 @@ export interface WorkspanExecution {
   errorCount?: number;
   /** Present once completed. */
   skipCount?: number;
+  /** Present once completed, when the execution failed as a whole (no rows loaded). */
+  statusMsg?: string;
 }
 
 /** One row error as the status answer lists it. */
@@ -183,6 +205,8 @@ interface Outcome {
   completedAt: number;
   success: number;
   errors: WorkspanRowError[];
+  /** Set when the execution failed as a whole: no rows loaded, every row counted as an error. */
+  statusMsg?: string;
 }
 
 interface Execution {
@@ -191,6 +215,7 @@ interface Execution {
   contentType: "CSV" | "JSON";
   createdAt: number;
   rows: WorkspanRow[];
+  fault?: WorkspanExecutionFault;
   outcome?: Outcome;
 }
 
@@ -230,10 +255,13 @@ export function createWorkspanSandbox(options: WorkspanSandboxOptions = {}): Wor
     if (options.statusAlwaysRunning) return;
     const t = now();
     // Map iteration is upload order, and every execution takes the same processingMs, so upload
-    // order is due order. A later fault option with per-execution delays would sort here.
+    // order is due order. A stuck execution is simply never due.
     for (const ex of executions.values()) {
-      if (ex.outcome || ex.createdAt + processingMs > t) continue;
-      ex.outcome = processRows(ex, ex.createdAt + processingMs);
+      if (ex.outcome || ex.fault?.kind === "stuck" || ex.createdAt + processingMs > t) continue;
+      const completedAt = ex.createdAt + processingMs;
+      ex.outcome = ex.fault?.kind === "failed"
+        ? { completedAt, success: 0, errors: [], statusMsg: ex.fault.message }
+        : processRows(ex, completedAt);
     }
   }
 
@@ -334,7 +362,10 @@ export function createWorkspanSandbox(options: WorkspanSandboxOptions = {}): Wor
     let executionId: string;
     do executionId = newExecutionId(); while (executions.has(executionId));
     const createdAt = now();
-    executions.set(executionId, { integrationId, executionId, contentType, createdAt, rows });
+    const ex: Execution = { integrationId, executionId, contentType, createdAt, rows };
+    const fault = options.executionFault?.({ integrationId, executionId, rows: rows.length });
+    if (fault) ex.fault = fault;
+    executions.set(executionId, ex);
     return Response.json({
       integration_id: integrationId,
       execution_id: executionId,
@@ -381,7 +412,8 @@ export function createWorkspanSandbox(options: WorkspanSandboxOptions = {}): Wor
     const { outcome } = ex;
     return Response.json({
       ...base,
-      error_count: outcome.errors.length,
+      ...(outcome.statusMsg !== undefined ? { status_msg: outcome.statusMsg } : {}),
+      error_count: errorCount(ex, outcome),
       success_count: outcome.success,
       skip_count: 0,
       started_at: startedAt,
@@ -452,8 +484,9 @@ export function createWorkspanSandbox(options: WorkspanSandboxOptions = {}): Wor
     if (ex.outcome) {
       view.completedAt = new Date(ex.outcome.completedAt).toISOString();
       view.successCount = ex.outcome.success;
-      view.errorCount = ex.outcome.errors.length;
+      view.errorCount = errorCount(ex, ex.outcome);
       view.skipCount = 0;
+      if (ex.outcome.statusMsg !== undefined) view.statusMsg = ex.outcome.statusMsg;
     }
     return view;
   }
@@ -470,7 +503,6 @@ export function createWorkspanSandbox(options: WorkspanSandboxOptions = {}): Wor
         : undefined;
       if (!route) return undefined;
       settle();
-      // Fault injection, when added, belongs here: one place sees every request before dispatch.
       const auth = route === "token" ? "none" : authenticate(req);
       let res: Response;
       if (route === "token") {
@@ -509,6 +541,11 @@ export function createWorkspanSandbox(options: WorkspanSandboxOptions = {}): Wor
     requests,
   };
   return sandbox;
+}
+
+/** A failed execution counts every row as an error, though it lists none in `errors[]`. */
+function errorCount(ex: Execution, outcome: Outcome): number {
+  return outcome.statusMsg !== undefined ? ex.rows.length : outcome.errors.length;
 }
 
 function invalidInput(detail: string): Response {
