@@ -14,6 +14,7 @@ import { humanReport, redact } from "./report/human.ts";
 import { progressPrinter } from "./report/progress.ts";
 import type { Summary } from "./report/summary.ts";
 import { openSource } from "./sources/mod.ts";
+import { createFetchOnce } from "./targets/_http.ts";
 import {
   finishedRunsOf,
   hashFile,
@@ -195,15 +196,17 @@ export async function runOne(
   };
   checkWritable([plan.output.summary, plan.output.rejects, options.stateDir ?? ".state"]);
   const journal = await openJournal(plan, options);
+  const once = io.fetch === globalThis.fetch ? createFetchOnce() : undefined;
   const summary = await execute(plan, {
     fetch: io.fetch,
+    ...(once ? { fetchOnce: once.fetch } : {}),
     log: say,
     journal,
     ...(!options.quiet && !options.json
       ? { progress: progressPrinter(plan.name, (t) => io.errRaw(t), io.stderrIsTty) }
       : {}),
     ...deps,
-  });
+  }).finally(() => once?.close());
   if (plan.output.summary) {
     await writeAtomic(plan.output.summary, JSON.stringify(summary, null, 2) + "\n");
   }

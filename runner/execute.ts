@@ -40,6 +40,8 @@ export interface Progress {
 /** Effects `execute` uses. */
 export interface ExecuteDeps {
   fetch: typeof fetch;
+  /** See `TargetContext.fetchOnce`. */
+  fetchOnce?: typeof fetch;
   /** Diagnostic lines for stderr. */
   log: (line: string) => void;
   progress?: (p: Progress) => void;
@@ -75,6 +77,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   const target = plan.target;
   const ctx: TargetContext = {
     fetch: deps.fetch,
+    ...(deps.fetchOnce ? { fetchOnce: deps.fetchOnce } : {}),
     log: deps.log,
     signal: deps.signal,
     retry: plan.retry,
@@ -471,6 +474,12 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
       "timed_out",
       4,
       `${n} execution${n === 1 ? "" : "s"} still running after the polling timeout`,
+    ];
+  } else if (counts.unknown > 0) {
+    [status, exit, reason] = [
+      "failed",
+      3,
+      `${counts.unknown} rows are in uploads whose fate is unknown (see hints)`,
     ];
   } else if (executionFailures.length > 0) {
     [status, exit, reason] = ["failed", 1, executionFailures.join("; ")];

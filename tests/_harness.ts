@@ -84,6 +84,8 @@ export function workspanPipeline(o: {
   auth?: string;
   output?: string;
   key?: string;
+  /** Extra lines inside `target:` (two-space indented). */
+  targetExtra?: string;
 }): string {
   return `version: 1
 name: e2e
@@ -95,7 +97,7 @@ target:
   integration_id: WS-Integration_test
   content_type: ${o.contentType ?? "json"}
   batch_size: ${o.batchSize ?? 5000}
-  auth:
+${o.targetExtra ? o.targetExtra + "\n" : ""}  auth:
 ${o.auth ?? "    type: bearer\n    token: ${WORKSPAN_TOKEN}"}
 key: ${o.key ?? "opportunity_id"}
 mappings:

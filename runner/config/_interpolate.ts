@@ -12,7 +12,8 @@ export interface InterpolationProblem {
   message: string;
 }
 
-const REF = /\$\$|\$\{([^}]*)\}/g;
+// The last branch catches a `${` that never closes, which would otherwise pass through as text.
+const REF = /\$\$|\$\{([^}]*)\}|\$\{/g;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
@@ -33,7 +34,14 @@ export function interpolate(
   let usedEnv = false;
   if (!text.includes("$")) return { text, problems, usedEnv };
   const out = text.replace(REF, (whole, inner: string | undefined) => {
-    if (inner === undefined) return "$";
+    if (whole === "$$") return "$";
+    if (inner === undefined) {
+      problems.push({
+        code: "bad_reference",
+        message: `"\${" is not closed: write \${NAME}, or $\${ for a literal "\${"`,
+      });
+      return whole;
+    }
     const m = /^([^:]*)(?::([-?])([\s\S]*))?$/.exec(inner)!;
     const name = m[1]!;
     if (!NAME.test(name)) {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import type { Document, Node as YamlNode } from "yaml";
 import type { z } from "zod";
 import { type Diagnostic, PipelineError, RunnerError } from "../errors.ts";
@@ -154,12 +154,25 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   return d;
 }
 
+/** Longest value quoted in a message: a 2 MB scalar must not become a 2 MB error line. */
+const MAX_QUOTED = 60;
+
+/** A value as JSON, cut short (with its length) when it is long. */
+function quoteValue(v: unknown): string {
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
+  if (typeof v !== "string" || v.length <= MAX_QUOTED) return JSON.stringify(v) ?? String(v);
+  let head = v.slice(0, MAX_QUOTED);
+  // Never cut a surrogate pair in half.
+  if (/[\uD800-\uDBFF]$/.test(head)) head = head.slice(0, -1);
+  return `${JSON.stringify(head + "…")} (${v.length} characters)`;
+}
+
 function describe(v: unknown): string {
   if (v === undefined) return "nothing";
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "an object";
-  return `${typeof v} ${JSON.stringify(v)}`;
+  return `${typeof v} ${quoteValue(v)}`;
 }
 
 /** Turns one zod issue into a readable message (the raw zod wording is kept where it is clear). */
@@ -170,12 +183,21 @@ function issueMessage(issue: any, data: unknown): string {
   switch (issue.code) {
     case "invalid_type":
       if (value === undefined) return `${where}Missing required field`;
+      if (typeof value === "number" && issue.expected === "number") {
+        // YAML reads `.inf` and a 400-digit number as Infinity, which zod calls "not a number".
+        return `${where}Expected a finite number, got ${quoteValue(value)}`;
+      }
       return `${where}Expected ${issue.expected}, got ${describe(value)}`;
     case "invalid_value": {
-      const allowed = (issue.values as unknown[]).map(String);
-      return `${where}${
-        value === undefined ? "Missing" : `Unknown value ${JSON.stringify(value)}`
-      }${
+      const values = issue.values as unknown[];
+      if (value !== undefined && !values.some((a) => typeof a === typeof value)) {
+        // `version: "1"` is the string "1", not the number 1: "did you mean "1"?" would puzzle.
+        return `${where}Expected ${values.map((a) => JSON.stringify(a)).join(" or ")}, got ${
+          describe(value)
+        }`;
+      }
+      const allowed = values.map(String);
+      return `${where}${value === undefined ? "Missing" : `Unknown value ${quoteValue(value)}`}${
         typeof value === "string"
           ? hint(value, allowed)
           : `: expected one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`
@@ -189,7 +211,7 @@ function issueMessage(issue: any, data: unknown): string {
         const v = valueAt(data, discPath);
         const allowed = (issue.options ?? []).map(String);
         return `${displayPath(discPath)}: ${
-          v === undefined ? "Missing" : `Unknown value ${JSON.stringify(v)}`
+          v === undefined ? "Missing" : `Unknown value ${quoteValue(v)}`
         }${
           typeof v === "string"
             ? hint(v, allowed)
@@ -232,7 +254,7 @@ export function validate(
         diagnostics.push({
           code: "unknown_key",
           path: [...path, key],
-          message: `Unknown key "${key}"${within}${hint(key, allowed)}`,
+          message: `Unknown key ${quoteValue(key)}${within}${hint(key, allowed)}`,
           ...at,
         });
       }
@@ -286,18 +308,63 @@ function interpolateTree(
   return value;
 }
 
-function depthOf(node: unknown, depth = 0): number {
-  if (depth > MAX_DEPTH) return depth;
-  if (isMap(node) || isSeq(node)) {
-    let max = depth;
-    for (const item of node.items) {
-      const child = isPair(item) ? item.value : item;
-      max = Math.max(max, depthOf(child, depth + 1));
-      if (max > MAX_DEPTH) break;
-    }
-    return max;
+/** The first collection nested deeper than `MAX_DEPTH` (keys included), or `undefined`. */
+function tooDeep(node: unknown, depth = 0): YamlNode | undefined {
+  if (!isMap(node) && !isSeq(node)) return undefined;
+  if (depth > MAX_DEPTH) return node;
+  for (const item of node.items) {
+    const found = isPair(item)
+      ? tooDeep(item.key, depth + 1) ?? tooDeep(item.value, depth + 1)
+      : tooDeep(item, depth + 1);
+    if (found) return found;
   }
-  return depth;
+  return undefined;
+}
+
+/**
+ * What YAML's own duplicate-key check misses: keys that differ as YAML but become the same
+ * property, such as `1` and `"1"`, or `null` and `""`. Without this the later one silently wins.
+ */
+function sameKeys(
+  node: unknown,
+  found: { node: YamlNode; first: YamlNode; name: string }[] = [],
+): typeof found {
+  if (isSeq(node)) {
+    for (const item of node.items) sameKeys(item, found);
+  } else if (isMap(node)) {
+    const seen = new Map<string, YamlNode>();
+    for (const pair of node.items) {
+      if (!isPair(pair)) continue;
+      if (isScalar(pair.key)) {
+        const v = pair.key.value;
+        // How yaml's toJS names the property (stringifyKey).
+        const name = v === null || v === undefined ? "" : String(v);
+        const first = seen.get(name);
+        if (first) found.push({ node: pair.key, first, name });
+        else seen.set(name, pair.key);
+      }
+      sameKeys(pair.value, found);
+    }
+  }
+  return found;
+}
+
+/** The first alias in the document, where an alias bomb is best pointed at. */
+function firstAlias(node: unknown): YamlNode | undefined {
+  if (isAlias(node)) return node;
+  if (isSeq(node)) {
+    for (const item of node.items) {
+      const a = firstAlias(item);
+      if (a) return a;
+    }
+  } else if (isMap(node)) {
+    for (const pair of node.items) {
+      if (!isPair(pair)) continue;
+      const a = firstAlias(pair.key) ?? firstAlias(pair.value);
+      if (a) return a;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -312,9 +379,14 @@ export function parsePipeline(
   allowMissingEnv = false,
 ): Omit<LoadedPipeline, "dir"> {
   const lc = new LineCounter();
+  const at = (node: YamlNode | undefined) => {
+    const pos = lc.linePos(node?.range?.[0] ?? 0);
+    return { line: pos.line, column: pos.col };
+  };
   const fail = (d: Omit<Diagnostic, "line" | "column"> & { line?: number; column?: number }) => {
     throw new PipelineError(file, [{ line: 1, column: 1, ...d }]);
   };
+  const tooDeepMessage = `Pipeline file nests deeper than ${MAX_DEPTH} levels`;
   const doc = parseDocument(text, {
     lineCounter: lc,
     prettyErrors: true,
@@ -323,34 +395,57 @@ export function parsePipeline(
   });
   const yamlProblems = [...doc.errors, ...doc.warnings];
   if (yamlProblems.length > 0) {
-    throw new PipelineError(
-      file,
-      yamlProblems.map((e) => ({
+    const diagnostics: Diagnostic[] = [];
+    for (const e of yamlProblems) {
+      const line = e.linePos?.[0]?.line ?? 1;
+      const column = e.linePos?.[0]?.col ?? 1;
+      // The YAML composer recurses: a few hundred levels of `[[[[` overflow the stack, which it
+      // reports as an error at the spot. Say what the user did, once.
+      if (/Maximum call stack size exceeded/.test(e.message)) {
+        if (!diagnostics.some((d) => d.code === "too_deep")) {
+          diagnostics.push({ code: "too_deep", path: [], message: tooDeepMessage, line, column });
+        }
+        continue;
+      }
+      diagnostics.push({
         code: "yaml",
         path: [],
         message: `Invalid YAML: ${
           e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")
         }`,
-        line: e.linePos?.[0]?.line ?? 1,
-        column: e.linePos?.[0]?.col ?? 1,
+        line,
+        column,
+      });
+    }
+    throw new PipelineError(file, diagnostics);
+  }
+  const deep = tooDeep(doc.contents);
+  if (deep) fail({ code: "too_deep", path: [], message: tooDeepMessage, ...at(deep) });
+  const same = sameKeys(doc.contents);
+  if (same.length > 0) {
+    throw new PipelineError(
+      file,
+      same.map(({ node, first, name }) => ({
+        code: "duplicate_key",
+        path: [],
+        message: `Invalid YAML: Map keys must be unique: ${
+          quoteValue(name)
+        } is also the key on line ${at(first).line}`,
+        ...at(node),
       })),
     );
-  }
-  if (depthOf(doc.contents) > MAX_DEPTH) {
-    fail({
-      code: "too_deep",
-      path: [],
-      message: `Pipeline file nests deeper than ${MAX_DEPTH} levels`,
-    });
   }
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIASES });
   } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
     fail({
       code: "yaml",
       path: [],
-      message: `Invalid YAML: ${err instanceof Error ? err.message : String(err)}`,
+      message: `Invalid YAML: ${message}`,
+      // toJS() gives no position; an alias bomb is best shown at its first alias.
+      ...(/alias/i.test(message) ? at(firstAlias(doc.contents)) : {}),
     });
   }
   if (data === null || data === undefined) {
@@ -380,6 +475,37 @@ export function parsePipeline(
     locate,
     secrets: [...secrets],
   };
+}
+
+/**
+ * Where the first byte that is not UTF-8 is: the longest prefix a streaming decoder accepts
+ * (a cut-off sequence at the end of a prefix is not an error yet), found by halving.
+ */
+function firstInvalidUtf8(bytes: Uint8Array): { line: number; column: number; byte: string } {
+  const accepts = (n: number) => {
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, n), { stream: true });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let lo = 0; // accepted
+  let hi = bytes.length; // refused
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (accepts(mid)) lo = mid;
+    else hi = mid;
+  }
+  // The complete characters of that prefix end where the bad sequence starts.
+  const before = new TextDecoder("utf-8", { ignoreBOM: true }).decode(
+    bytes.subarray(0, lo),
+    { stream: true },
+  );
+  const start = new TextEncoder().encode(before).length;
+  const lines = before.replace(/^\uFEFF/, "").split(/\r\n|\r|\n/);
+  const byte = `0x${bytes[start]!.toString(16).toUpperCase().padStart(2, "0")}`;
+  return { line: lines.length, column: lines[lines.length - 1]!.length + 1, byte };
 }
 
 /**
@@ -417,16 +543,19 @@ export async function loadPipeline(
       column: 1,
     }]);
   }
+  const bytes = await Deno.readFile(file);
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(await Deno.readFile(file));
-  } catch (err) {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    const { line, column, byte } = firstInvalidUtf8(bytes);
     throw new PipelineError(file, [{
       code: "encoding",
       path: [],
-      message: `Pipeline file is not valid UTF-8: ${err instanceof Error ? err.message : err}`,
-      line: 1,
-      column: 1,
+      message:
+        `Pipeline file is not valid UTF-8: byte ${byte} cannot be read here; save the file as UTF-8`,
+      line,
+      column,
     }]);
   }
   const loaded = parsePipeline(file, text, env, options.allowMissingEnv);

@@ -158,6 +158,38 @@ Deno.test("parsePipeline() refuses very deep nesting", () => {
   assert.equal(d[0]!.code, "too_deep");
 });
 
+Deno.test("parsePipeline() points at the collection that nests too deep, however deep", () => {
+  const block = "version: 1\nx:\n" +
+    Array.from({ length: 40 }, (_, i) => `${" ".repeat(i + 1)}k:`).join("\n") + " 1\n";
+  const d = problems(block);
+  assert.deepEqual([d[0]!.code, d[0]!.line], ["too_deep", 35]);
+  // So deep that the YAML composer's recursion overflows: still one clear problem.
+  const flow = problems("version: 1\nx: " + "[".repeat(5000) + "]".repeat(5000) + "\n");
+  assert.deepEqual(flow.map((x) => [x.code, x.line, x.message]), [
+    ["too_deep", 2, "Pipeline file nests deeper than 32 levels"],
+  ]);
+});
+
+Deno.test("parsePipeline() refuses keys that differ in YAML but collide as names", () => {
+  const d = problems(GOOD.replace("  stage: Stage", '  1: Stage\n  "1": Other'));
+  assert.equal(d[0]!.code, "duplicate_key");
+  assert.equal(d[0]!.line, 16);
+  assert.match(d[0]!.message, /"1" is also the key on line 15/);
+});
+
+Deno.test("parsePipeline() quotes a long value in a message only in part", () => {
+  const d = problems(GOOD.replace("api: workspan", `api: ${"w".repeat(100_000)}`));
+  assert.ok(d[0]!.message.length < 200, d[0]!.message.slice(0, 300));
+  assert.match(d[0]!.message, /^target\.api: Unknown value "w+…" \(100000 characters\)/);
+});
+
+Deno.test("parsePipeline() says a quoted number is a string, not an unknown value", () => {
+  const d = problems(GOOD.replace("version: 1", 'version: "1"'));
+  assert.equal(d[0]!.message, 'version: Expected 1, got string "1"');
+  const inf = problems(GOOD.replace("integration_id: WS-Integration_x", "$&\n  batch_size: .inf"));
+  assert.equal(inf[0]!.message, "target.batch_size: Expected a finite number, got Infinity");
+});
+
 Deno.test("parsePipeline() refuses an empty file and a list", () => {
   assert.equal(problems("")[0]!.code, "empty");
   assert.equal(problems("- a\n- b\n")[0]!.code, "invalid_type");
@@ -179,6 +211,8 @@ Deno.test("interpolate() handles defaults, required messages and $$", () => {
   assert.equal(r.problems[0]!.message, "Environment variable B is not set: set B to the API host");
   assert.equal(interpolate("${1X}", e).problems[0]!.code, "bad_reference");
   assert.equal(interpolate("${EMPTY}", e).problems[0]!.code, "missing_env");
+  assert.equal(interpolate("${A", e).problems[0]!.code, "bad_reference");
+  assert.equal(interpolate("$${A", e).text, "${A");
 });
 
 Deno.test("parseDuration() reads ms, s, m and h", () => {

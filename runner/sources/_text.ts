@@ -9,7 +9,7 @@
 import { RunnerError } from "../errors.ts";
 
 /** Default size of one read from the file; big reads keep per-chunk overhead negligible. */
-export const DEFAULT_READ_BYTES = 1 << 20;
+export const DEFAULT_READ_BYTES = 1 << 16;
 
 /** Default bound on one record's text, so a runaway quote or a 1 GB line is never buffered. */
 export const DEFAULT_MAX_RECORD_BYTES = 16 << 20;

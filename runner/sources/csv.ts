@@ -308,6 +308,11 @@ export class CsvParser {
 export interface CsvSourceOptions extends CsvParserOptions {
   /** Size of each read from the file (tests use tiny reads to cut records anywhere). */
   readBytes?: number;
+  /**
+   * Columns the header must have (those the mappings read). A missing one fails the whole
+   * file at its header line, instead of every row quietly getting an empty value.
+   */
+  requiredColumns?: readonly string[];
 }
 
 /**
@@ -342,8 +347,8 @@ export class CsvSource implements Source {
    * {@linkcode records}, for a consumer that works a batch at a time.
    *
    * @throws {RunnerError} `invalid_source` naming file and line for: a missing header, an
-   *   empty or repeated column name, an unclosed quote, a NUL byte, invalid UTF-8, a record
-   *   over `maxRecordBytes`
+   *   empty or repeated column name, a required column missing from the header, an unclosed
+   *   quote, a NUL byte, invalid UTF-8, a record over `maxRecordBytes`
    */
   async *batches(): AsyncGenerator<SourceRecord[]> {
     const { path } = this.#options;
@@ -353,7 +358,7 @@ export class CsvSource implements Source {
 
     const sink: RowSink = (fields, line, problem) => {
       if (header === undefined) {
-        header = checkHeader(path, fields, line, problem);
+        header = checkHeader(path, fields, line, problem, this.#options.requiredColumns ?? []);
         build = recordBuilder(header);
         this.#columns = header;
         return;
@@ -455,6 +460,7 @@ function checkHeader(
   fields: string[],
   line: number,
   problem: string | undefined,
+  required: readonly string[],
 ): string[] {
   if (problem !== undefined) throw sourceError(path, line, `Invalid header: ${problem}`);
   const seen = new Map<string, number>();
@@ -470,6 +476,26 @@ function checkHeader(
       );
     }
     seen.set(name, i + 1);
+  }
+  const missing = required.filter((name) => !seen.has(name));
+  if (missing.length > 0) {
+    const list = missing.map((m) => JSON.stringify(m)).join(", ");
+    const near = missing.map((m) => {
+      const k = m.trim().toLowerCase();
+      return fields.find((f) => f.trim().toLowerCase() === k);
+    }).filter((f) => f !== undefined);
+    const hint = near.length > 0
+      ? `: did you mean ${near.map((f) => JSON.stringify(f)).join(", ")}?`
+      : fields.length <= 12
+      ? `: it has ${fields.map((f) => JSON.stringify(f)).join(", ")}`
+      : "";
+    throw sourceError(
+      path,
+      line,
+      `${missing.length === 1 ? "Column" : "Columns"} ${list} mapped in the pipeline ${
+        missing.length === 1 ? "is" : "are"
+      } not in the header${hint}`,
+    );
   }
   return fields;
 }

@@ -176,6 +176,23 @@ Deno.test("an empty column name is an error naming the column", async () => {
   await assertSourceError("\na,b,,d\n1,2,3,4\n", "FILE:2: Column 3 has an empty name");
 });
 
+Deno.test("a header without a required column is an error at the header, with a hint", async () => {
+  await assertSourceError(
+    "\nId,close date,Amount\n1,2,3\n",
+    'FILE:2: Column "Close Date" mapped in the pipeline is not in the header: did you mean "close date"?',
+    "csv",
+    { requiredColumns: ["Id", "Close Date"] },
+  );
+  await assertSourceError(
+    "Id,Close,Amount\n",
+    'FILE:1: Columns "Stage", "Owner" mapped in the pipeline are not in the header: it has "Id", "Close", "Amount"',
+    "csv",
+    { requiredColumns: ["Id", "Stage", "Owner"] },
+  );
+  const { records } = await readAll("Id,Amount\n1,2\n", "csv", { requiredColumns: ["Amount"] });
+  assert.equal(records.length, 1);
+});
+
 Deno.test("a repeated column name is an error naming both columns", async () => {
   await assertSourceError(
     "Id,Name,Amount,Name\n",

@@ -48,6 +48,11 @@ export interface SourceOptions {
   maxRecordBytes?: number;
   /** Size of each read from the file. Default 1 MiB; tests use tiny reads. */
   readBytes?: number;
+  /**
+   * CSV only: columns the header must have (the mappings' source columns). A header without
+   * one fails the file at its header line rather than loading every row with that field empty.
+   */
+  requiredColumns?: readonly string[];
 }
 
 /** An open source: its columns (CSV header, or keys seen in the first JSON record) and records. */
@@ -81,7 +86,13 @@ export function openSource(options: SourceOptions): BatchedSource {
   const { path, format, maxRecordBytes, readBytes } = options;
   switch (format) {
     case "csv":
-      return new CsvSource({ path, delimiter: options.delimiter, maxRecordBytes, readBytes });
+      return new CsvSource({
+        path,
+        delimiter: options.delimiter,
+        maxRecordBytes,
+        readBytes,
+        requiredColumns: options.requiredColumns,
+      });
     case "json":
       return new JsonSource({ path, maxRecordBytes, readBytes });
     case "jsonl":

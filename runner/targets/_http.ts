@@ -92,7 +92,8 @@ export async function send(
     const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
     let res: Response;
     try {
-      res = await ctx.fetch(spec.url, {
+      const doFetch = spec.kind === "once" ? ctx.fetchOnce ?? ctx.fetch : ctx.fetch;
+      res = await doFetch(spec.url, {
         method: spec.method,
         headers: spec.headers,
         body: spec.body,
@@ -208,4 +209,17 @@ export class TokenCache {
       this.#expiresAt = 0;
     }
   }
+}
+
+/**
+ * A fetch that opens a new connection for every request, so the runtime never replays an
+ * upload on a fresh connection after a reused one dropped (which would load its rows twice).
+ * Close the returned client when the run ends.
+ */
+export function createFetchOnce(): { fetch: typeof fetch; close: () => void } {
+  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+  return {
+    fetch: (input, init) => fetch(input, { ...init, client }),
+    close: () => client.close(),
+  };
 }

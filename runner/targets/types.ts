@@ -70,6 +70,12 @@ export interface Submission {
 /** Effects a target may use; injected so tests can hand in a fake `fetch`. */
 export interface TargetContext {
   fetch: typeof fetch;
+  /**
+   * The fetch for requests that must reach the server at most once (uploads, job creation).
+   * Deno's fetch silently resends a request whose reused keep-alive connection dropped; this
+   * one opens a fresh connection each time, which is never resent. Defaults to `fetch`.
+   */
+  fetchOnce?: typeof fetch;
   /** Retry budget from the pipeline's `target.retries`. */
   retry?: { attempts: number; baseDelayMs: number; maxDelayMs: number };
   /** Diagnostic log line on stderr (never given secrets). */
