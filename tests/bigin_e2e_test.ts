@@ -126,12 +126,17 @@ Deno.test("bigin: an expired token is refreshed once and the run completes", asy
       "deals.csv": dealsCsv(5),
       "p.yaml": biginPipeline({ source: "deals.csv" }),
     });
-    const r = await runCli(["run", `${dir}/p.yaml`], biginEnv(sandbox.url));
+    const r = await runCli(["run", `${dir}/p.yaml`], biginEnv(sandbox.url), { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     assert.equal((r.summaries[0] as Summary).counts.succeeded, 5);
     assert.ok(sandbox.bigin.state().tokenGrants >= 2, "a new token was fetched");
+    const state = [...Deno.readDirSync(`${dir}/.state`)].map((e) =>
+      Deno.readTextFileSync(`${dir}/.state/${e.name}`)
+    ).join("\n");
+    assert.ok(state.length > 0, "a journal was written");
     for (const secret of ["sandbox-secret", "sandbox-refresh-token"]) {
       assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), `${secret} not printed`);
+      assert.ok(!state.includes(secret), `${secret} not in the journal`);
     }
   });
 });

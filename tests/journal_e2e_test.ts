@@ -72,6 +72,8 @@ Deno.test("a timed-out run is resumed by the next run without uploading again", 
     const events = journalEvents(dir, "e2e").map((e) => e.event);
     assert.deepEqual(events.filter((e) => e === "submit").length, 3);
     assert.ok(events.includes("resume"));
+    const journalText = Deno.readTextFileSync(`${dir}/.state/e2e.journal.jsonl`);
+    assert.ok(!journalText.includes(TOKEN), "the journal never holds the token");
   });
 });
 
