@@ -12,6 +12,14 @@ import { formatDiagnostic, PipelineError, RunnerError } from "./errors.ts";
 import { execute, type ExecuteDeps } from "./execute.ts";
 import { humanReport, redact } from "./report/human.ts";
 import { progressPrinter } from "./report/progress.ts";
+import {
+  annotateDiagnostics,
+  endGroup,
+  githubEnvironment,
+  startGroup,
+  writeGithubFailure,
+  writeGithubReport,
+} from "./report/github.ts";
 import type { Summary } from "./report/summary.ts";
 import { openSource } from "./sources/mod.ts";
 import { createFetchOnce } from "./targets/_http.ts";
@@ -37,6 +45,8 @@ export interface Io {
   color: boolean;
   env: (name: string) => string | undefined;
   fetch: typeof fetch;
+  /** Appends to a file (GitHub's `$GITHUB_STEP_SUMMARY` and `$GITHUB_OUTPUT`). */
+  appendFile: (path: string, text: string) => Promise<void>;
 }
 
 /** Exit codes, as the README documents them. */
@@ -80,6 +90,21 @@ export async function expandPaths(paths: string[]): Promise<string[]> {
     } else out.push(p);
   }
   return out;
+}
+
+/** An appender that warns instead of failing the run when a GitHub file may not be written. */
+function appendOrWarn(io: Io): (path: string, text: string) => Promise<void> {
+  return async (path, text) => {
+    try {
+      await io.appendFile(path, text);
+    } catch (err) {
+      io.err(
+        `warning: cannot write "${path}" (${
+          err instanceof Error ? err.message : err
+        }): in GitHub Actions use deno task run-ci, which may write under $RUNNER_TEMP`,
+      );
+    }
+  };
 }
 
 /** Options of `run`. */
@@ -192,7 +217,10 @@ export async function runOne(
   const loaded = await loadPipeline(file, { env: io.env });
   const plan = await compile(loaded);
   const say = (line: string) => {
-    if (!options.quiet && !options.json) io.err(redact(line, plan.secrets));
+    // API text can hold line breaks; one line each, so a CI log never reads it as a command.
+    if (!options.quiet && !options.json) {
+      io.err(redact(line, plan.secrets).replace(/[\u0000-\u001f\u007f]+/g, " "));
+    }
   };
   checkWritable([plan.output.summary, plan.output.rejects, options.stateDir ?? ".state"]);
   const journal = await openJournal(plan, options);
@@ -214,18 +242,36 @@ export async function runOne(
   if (!options.quiet && !options.json) {
     for (const l of humanReport(summary, { color: io.color })) io.err(redact(l, plan.secrets));
   }
+  // In GitHub Actions: the job summary, step outputs and annotations on the source lines.
+  await writeGithubReport(summary, {
+    env: io.env,
+    appendFile: appendOrWarn(io),
+    log: io.err,
+    pipelineFile: file,
+    secrets: plan.secrets,
+  });
   return { summary, plan };
 }
 
 /** `run`: runs each pipeline in turn; the exit code is the highest of their codes. */
 export async function runCommand(files: string[], io: Io, options: RunOptions): Promise<number> {
   let code = 0;
+  const actions = githubEnvironment(io.env).actions;
   for (const file of await expandPaths(files)) {
+    if (actions) io.err(startGroup(file));
     try {
       const { summary } = await runOne(file, io, options);
       code = Math.max(code, summary.exit_code);
     } catch (err) {
-      code = Math.max(code, reportError(io, err));
+      const exit = reportError(io, err);
+      code = Math.max(code, exit);
+      await writeGithubFailure(file, {
+        message: err instanceof Error ? err.message : String(err),
+        ...(err instanceof PipelineError ? { diagnostics: err.diagnostics } : {}),
+        exitCode: exit,
+      }, { env: io.env, appendFile: appendOrWarn(io), log: io.err });
+    } finally {
+      if (actions) io.err(endGroup());
     }
   }
   return code;
@@ -249,9 +295,7 @@ export async function validateCommand(
     } catch (err) {
       bad++;
       if (err instanceof PipelineError && format === "github") {
-        for (const d of err.diagnostics) {
-          io.out(`::error file=${err.file},line=${d.line},col=${d.column}::${d.message}`);
-        }
+        for (const l of annotateDiagnostics(err.file, err.diagnostics)) io.out(l);
       }
       reportError(io, err);
     }

@@ -96,6 +96,7 @@ async function main(args: string[]): Promise<number> {
     color: tty && !Deno.env.get("NO_COLOR"),
     env: (n) => Deno.env.get(n),
     fetch: globalThis.fetch,
+    appendFile: (path, text) => Deno.writeTextFile(path, text, { append: true }),
   };
   const need = (what: string) => {
     if (rest.length === 0) {

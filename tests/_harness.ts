@@ -17,10 +17,12 @@ export interface CliResult {
 }
 
 /** The permission flags of a `deno task` in deno.json, so tests run with what users get. */
-export function taskFlags(task: string): string[] {
+export function taskFlags(task: string, env: Record<string, string> = {}): string[] {
   const config = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
   const command: string = config.tasks[task].command;
-  return command.split(/\s+/).filter((w) => w.startsWith("--allow-") || w.startsWith("--deny-"));
+  return command.split(/\s+/)
+    .filter((w) => w.startsWith("--allow-") || w.startsWith("--deny-"))
+    .map((w) => w.replace(/\$([A-Z_]+)/g, (_, name: string) => env[name] ?? ""));
 }
 
 /**
@@ -30,11 +32,12 @@ export function taskFlags(task: string): string[] {
 export async function runCli(
   args: string[],
   env: Record<string, string> = {},
-  options: { cwd?: string; signal?: AbortSignal } = {},
+  options: { cwd?: string; signal?: AbortSignal; task?: "run" | "run-ci" } = {},
 ): Promise<CliResult> {
   const cwd = options.cwd ?? await Deno.makeTempDir({ prefix: "bulkrun-cwd-" });
+  const flags = taskFlags(options.task ?? "run", env);
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...taskFlags("run"), `${ROOT}/runner/main.ts`, ...args],
+    args: ["run", "--quiet", ...flags, `${ROOT}/runner/main.ts`, ...args],
     cwd,
     env: { NO_COLOR: "1", ...env },
     stdout: "piped",

@@ -347,3 +347,38 @@ Deno.test("validate and plan send nothing and describe the pipeline", async () =
   );
   assert.match(plan.stdout, /line 122: Missing value of key field/);
 });
+
+Deno.test("run-ci writes a job summary, step outputs and line annotations in GitHub Actions", async () => {
+  await withSandbox({ workspan: { token: TOKEN, processingMs: 20 } }, async (sandbox) => {
+    const dir = await tempDir({
+      "data.csv": opportunitiesCsv(6, (i, row) => {
+        if (i === 2) row[2] = "lots";
+      }),
+      "p.yaml": workspanPipeline({ source: "data.csv", limits: "  max_error_rate: 0.5" }),
+    });
+    const temp = await Deno.makeTempDir({ prefix: "bulkrun-runner-temp-" });
+    const env = {
+      ...envFor(sandbox),
+      GITHUB_ACTIONS: "true",
+      RUNNER_TEMP: temp,
+      GITHUB_STEP_SUMMARY: `${temp}/step_summary`,
+      GITHUB_OUTPUT: `${temp}/output`,
+      GITHUB_WORKSPACE: dir,
+    };
+    const r = await runCli(["run", `${dir}/p.yaml`], env, { cwd: dir, task: "run-ci" });
+    assert.equal(r.code, 0, r.stderr);
+    const md = await Deno.readTextFile(`${temp}/step_summary`);
+    assert.match(md, /COMPLETED WITH ERRORS/i);
+    assert.match(md, /\| *read *\|/);
+    const outputs = await Deno.readTextFile(`${temp}/output`);
+    assert.match(outputs, /^status=completed_with_errors$/m);
+    assert.match(outputs, /^rejected=1$/m);
+    assert.match(r.stderr, /^::group::/m);
+    assert.match(r.stderr, /^::(warning|error) file=data\.csv,line=4/m);
+    assert.ok(!md.includes(TOKEN) && !outputs.includes(TOKEN));
+    // The plain run task may not write there: it warns and the run still succeeds.
+    const plain = await runCli(["run", `${dir}/p.yaml`], env, { cwd: dir });
+    assert.equal(plain.code, 0);
+    assert.match(plain.stderr, /warning: cannot write .*use deno task run-ci/);
+  });
+});

@@ -273,7 +273,7 @@ export function jobSummary(s: Summary, options: GithubReportOptions = {}): strin
   md.push(`| ${cols.map(() => "---:").join(" | ")} |`);
   md.push(`| ${cols.map(([, v]) => num(v)).join(" | ")} |`, "");
   md.push(
-    `Error rate ${pct(s.error_rate)} ((rejected + failed) / read), limit ${
+    `Error rate ${pct(s.error_rate)} (rejected + failed rows / rows read); limit ${
       pct(s.max_error_rate)
     } (\`limits.max_error_rate\`).`,
     "",
@@ -352,15 +352,21 @@ function rowLine(e: RowError, source: string, o: GithubReportOptions): string {
   } | ${e.stage} | ${escapeMarkdown(message)} |`;
 }
 
-const artifactsAt = (o: GithubReportOptions) =>
-  o.runUrl ? `, in [this run's artifacts](${o.runUrl}#artifacts)` : ", in this run's artifacts";
+const artifacts = (o: GithubReportOptions) =>
+  o.runUrl ? `[this run's artifacts](${o.runUrl}#artifacts)` : "this run's artifacts";
+const artifactsAt = (o: GithubReportOptions) => `, in ${artifacts(o)}`;
 
 /**
  * What to do next: the summary's own hints, then advice for the status. Returned as Markdown
  * list items (already escaped).
  */
 export function nextSteps(s: Summary, o: GithubReportOptions = {}): string[] {
-  const out = s.hints.map((h) => escapeMarkdown(shortenPaths(h, o.workspace)));
+  const rejects = s.outputs.rejects;
+  // The hint naming the rejects file gets where to download it: the path is the runner's.
+  const out = s.hints.map((h) =>
+    escapeMarkdown(shortenPaths(h, o.workspace)) +
+    (rejects && h.includes(rejects) ? ` (download it from ${artifacts(o)})` : "")
+  );
   const c = s.counts;
   const target = escapeMarkdown(s.target);
   if (s.status === "timed_out") {
@@ -383,19 +389,21 @@ export function nextSteps(s: Summary, o: GithubReportOptions = {}): string[] {
   if (s.status === "failed" && s.error_rate > s.max_error_rate) {
     out.push(
       `${pct(s.error_rate)} of the rows did not load, above \`limits.max_error_rate\` ` +
-        `${pct(s.max_error_rate)}: see the rejects file${artifactsAt(o)} for each row with its ` +
-        `source line and error, then fix the source file or the mappings and run again.`,
+        `${pct(s.max_error_rate)}: correct them in the source file (or the mappings) using the ` +
+        `rejects file${artifactsAt(o)}, which has each row with its source line and error, then ` +
+        `run again.`,
     );
   } else if (s.status === "completed_with_errors" && c.rejected + c.failed + c.skipped > 0) {
     out.push(
-      `${num(c.rejected + c.failed + c.skipped)} rows did not load, within ` +
-        `\`limits.max_error_rate\`: they are in the rejects file${artifactsAt(o)}.`,
+      `The run passed: the ${num(c.rejected + c.failed + c.skipped)} rows that did not load are ` +
+        `within \`limits.max_error_rate\` ${pct(s.max_error_rate)}. Correct them in the source ` +
+        `for the next load.`,
     );
   }
-  if (s.status === "failed" && s.exit_code === 3) {
+  if (s.status === "failed" && s.exit_code === 3 && c.unknown === 0) {
     out.push(
       `The API refused the request or could not be reached: check the repository secrets and ` +
-        `\`base_url\`. Batches not sent yet are sent by the next run, which resumes from the journal.`,
+        `\`base_url\`.`,
     );
   }
   if (s.problems.length > 0) {
@@ -404,7 +412,7 @@ export function nextSteps(s: Summary, o: GithubReportOptions = {}): string[] {
         `target before loading this file again.`,
     );
   }
-  if (c.unsent > 0 && s.status !== "timed_out" && s.exit_code !== 3) {
+  if (c.unsent > 0 && s.status !== "timed_out") {
     out.push(
       `${num(c.unsent)} rows were not sent because the run stopped; the next run resumes from ` +
         `the journal and sends them.`,
@@ -450,16 +458,15 @@ export function annotations(s: Summary, options: GithubReportOptions = {}): stri
       : { file: undefined, line: undefined };
     const place = !annotatable && e.source_line !== undefined ? `${source}:${e.source_line}: ` : "";
     const what = [
-      e.key !== undefined ? `row "${e.key}"` : "",
-      e.field !== undefined ? `field "${e.field}"` : "",
+      e.key !== undefined ? `row "${clip(e.key, 80)}"` : "",
+      e.field !== undefined ? `field "${clip(e.field, 80)}"` : "",
     ].filter(Boolean).join(", ");
+    const message = clip(`${e.message}${e.code ? ` (${e.code})` : ""}`, 500);
     out.push(
       workflowCommand(
         level,
         { ...where, title },
-        `${place}${what ? `${what}: ` : ""}${e.message}${
-          e.code ? ` (${e.code})` : ""
-        } [${e.stage}]`,
+        `${place}${what ? `${what}: ` : ""}${message} [${e.stage}]`,
       ),
     );
   }
@@ -573,6 +580,24 @@ export interface GithubReportDeps {
   newDelimiter?: () => string;
 }
 
+/**
+ * Replaces every secret in every string of a value (a summary, a diagnostic) with `***`. Done
+ * before rendering, because escaping for Markdown or workflow commands could change how a secret
+ * is spelled (`a_b` becomes `a\\_b`) and hide it from a redaction of the finished text.
+ */
+export function redactDeep<T>(value: T, secrets: readonly string[]): T {
+  if (secrets.length === 0) return value;
+  const walk = (v: unknown): unknown => {
+    if (typeof v === "string") return redact(v, secrets);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === "object") {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    }
+    return v;
+  };
+  return walk(value) as T;
+}
+
 /** What {@linkcode writeGithubReport} did. */
 export interface GithubReportResult {
   /** False outside GitHub Actions: nothing was written or printed. */
@@ -591,11 +616,12 @@ export interface GithubReportResult {
  * With several pipelines in one step, each appends its own section; outputs are those of the last.
  */
 export async function writeGithubReport(
-  s: Summary,
+  summary: Summary,
   deps: GithubReportDeps,
 ): Promise<GithubReportResult> {
   const gh = githubEnvironment(deps.env);
   if (!gh.actions) return { actions: false, annotations: [] };
+  const s = redactDeep(summary, deps.secrets ?? []);
   const hide = (t: string) => redact(t, deps.secrets ?? []);
   const o: GithubReportOptions = {
     ...deps.options,
@@ -677,7 +703,7 @@ export function failureSummary(file: string, f: StartFailure, o: GithubReportOpt
     );
   } else if (f.diagnostics && f.diagnostics.length > 0) {
     md.push(
-      `- Fix the problems above; \`deno task validate ${escapeMarkdown(p)}\` shows the same list.`,
+      `- Fix the problems above; \`deno task validate\` ${code(p)} shows the same list.`,
     );
   } else {
     md.push(
@@ -695,11 +721,12 @@ export function failureSummary(file: string, f: StartFailure, o: GithubReportOpt
  */
 export async function writeGithubFailure(
   file: string,
-  failure: StartFailure,
+  startFailure: StartFailure,
   deps: Omit<GithubReportDeps, "pipelineFile">,
 ): Promise<GithubReportResult> {
   const gh = githubEnvironment(deps.env);
   if (!gh.actions) return { actions: false, annotations: [] };
+  const failure = redactDeep(startFailure, deps.secrets ?? []);
   const hide = (t: string) => redact(t, deps.secrets ?? []);
   const o: GithubReportOptions = {
     ...deps.options,

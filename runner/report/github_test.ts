@@ -199,7 +199,7 @@ Deno.test("jobSummary() shows status, counts, batches and failed rows as Markdow
   // The hint's absolute path is shortened to the repository path.
   assert.match(
     section(md, "What to do next"),
-    /in pipelines\/out\/workspan-opportunities\.rejects\.csv/,
+    /in pipelines\/out\/workspan-opportunities\.rejects\.csv, with their line and error \(download it from \[this run's artifacts\]\(https:\/\/github.com\/acme\/etl\/actions\/runs\/42#artifacts\)\)/,
   );
   assert.doesNotMatch(md, /\/home\/runner/);
 });
@@ -277,7 +277,7 @@ Deno.test("jobSummary() without a repository link shows plain source lines and p
   assert.match(md, /source `\/data\/drop\/opportunities.csv`/);
   const noLinks = jobSummary(summary(), { workspace: WS });
   assert.doesNotMatch(noLinks, /https:/);
-  assert.match(noLinks, /in this run's artifacts|rejects file/);
+  assert.match(noLinks, /\(download it from this run's artifacts\)/);
 });
 
 Deno.test("jobSummary() advises what to do next for a timed-out run", () => {
@@ -336,7 +336,24 @@ Deno.test("jobSummary() tells to check the target before resending rows of unkno
   const next = section(jobSummary(s, OPTS), "What to do next");
   assert.match(next, /100 rows were in uploads whose answer never came: check in workspan/);
   assert.match(next, /never resends them on its own/);
-  assert.match(next, /check the repository secrets/);
+  assert.match(next, /100 rows were not sent because the run stopped; the next run resumes/);
+  // A lost answer is not a credentials problem.
+  assert.doesNotMatch(next, /check the repository secrets/);
+});
+
+Deno.test("jobSummary() of a refused upload points at the secrets", () => {
+  const s = summary({
+    status: "failed",
+    exit_code: 3,
+    reason: "WorkSpan refused the token (401)",
+    counts: { ...summary().counts, sent: 0, succeeded: 0, failed: 0, unsent: 199 },
+    batches: [{ ...batches(1)[0]!, status: "not_sent" }],
+    errors: [],
+    hints: [],
+  });
+  const next = section(jobSummary(s, OPTS), "What to do next");
+  assert.match(next, /check the repository secrets and `base_url`/);
+  assert.match(next, /199 rows were not sent/);
 });
 
 Deno.test("jobSummary() points at the rejects artifact when failures exceed max_error_rate", () => {
@@ -348,10 +365,16 @@ Deno.test("jobSummary() points at the rejects artifact when failures exceed max_
   });
   const next = section(jobSummary(s, OPTS), "What to do next");
   assert.match(next, /1\.5% of the rows did not load, above `limits.max_error_rate` 1%/);
-  assert.match(next, /rejects file, in \[this run's artifacts\]/);
+  assert.match(
+    next,
+    /rejects file, in \[this run's artifacts\]\(https:\/\/github.com\/acme\/etl\/actions\/runs\/42#artifacts\)/,
+  );
   // Within the limit the advice is milder.
   const ok = section(jobSummary(summary(), OPTS), "What to do next");
-  assert.match(ok, /3 rows did not load, within `limits.max_error_rate`/);
+  assert.match(
+    ok,
+    /The run passed: the 3 rows that did not load are within `limits.max_error_rate` 2%/,
+  );
   assert.doesNotMatch(ok, /above/);
 });
 
@@ -472,6 +495,15 @@ Deno.test("annotations() of a source outside the checkout name the file in the m
     row,
     '::error title=workspan-opportunities::/mnt/drop/opps.csv:81: row "aw00079", field "stage": invalid value in field \'stage\' [remote]',
   );
+});
+
+Deno.test("annotations() clip long keys and messages", () => {
+  const s = summary({
+    errors: [{ source_line: 3, key: "k".repeat(2000), message: "m".repeat(5000), stage: "remote" }],
+  });
+  const row = annotations(s, OPTS)[1]!;
+  assert.ok(row.length < 800, `${row.length} characters`);
+  assert.match(row, /row "k{79}…": m{499}… \[remote\]$/);
 });
 
 Deno.test("annotations() add a warning per problem", () => {
@@ -631,6 +663,29 @@ Deno.test("writeGithubReport() appends summary and outputs, prints annotations, 
   assert.equal(logged.length, 4);
   for (const text of [md, out, ...logged]) assert.doesNotMatch(text, /tok-SECRET-123/);
   assert.match(md, /Token \*\*\* was refused|Token \\\*\\\*\\\* was refused/);
+});
+
+Deno.test("writeGithubReport() hides secrets that Markdown or command escaping would respell", async () => {
+  const { files, appendFile } = fakeFiles();
+  const logged: string[] = [];
+  const secret = "tok_SECRET*1%x";
+  const s = summary({
+    status: "failed",
+    exit_code: 1,
+    reason: `Header value ${secret} rejected`,
+    errors: [{ source_line: 2, key: secret, message: `echoed ${secret}`, stage: "remote" }],
+  });
+  await writeGithubReport(s, {
+    env: (n) => ACTIONS_ENV[n],
+    appendFile,
+    log: (l) => logged.push(l),
+    secrets: [secret],
+  });
+  const all = [...files.values(), ...logged].join("\n");
+  for (const spelling of [secret, escapeMarkdown(secret), escapeData(secret), "SECRET"]) {
+    assert.ok(!all.includes(spelling), `found ${spelling}`);
+  }
+  assert.match(all, /Header value \\\*\\\*\\\* rejected/);
 });
 
 Deno.test("writeGithubReport() outside Actions writes and prints nothing", async () => {

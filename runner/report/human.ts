@@ -13,6 +13,12 @@ export interface Style {
 
 const paint = (on: boolean, code: string, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
 
+/**
+ * One line of text from outside (API messages, source values): line breaks and control
+ * characters become spaces, so nothing can start a line that a CI log reads as a command.
+ */
+const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, " ");
+
 const STATUS_COLOR: Record<Summary["status"], string> = {
   succeeded: "32",
   completed_with_errors: "33",
@@ -41,7 +47,7 @@ export function humanReport(s: Summary, style: Style, maxErrors = 10): string[] 
       paint(style.color, STATUS_COLOR[s.status], s.status)
     } in ${(s.duration_ms / 1000).toFixed(1)} s (exit ${s.exit_code})`,
   );
-  if (s.reason) lines.push(`  ${s.reason}`);
+  if (s.reason) lines.push(`  ${oneLine(s.reason)}`);
   const cells: [string, number][] = [
     ["read", c.read],
     ["rejected", c.rejected],
@@ -64,7 +70,7 @@ export function humanReport(s: Summary, style: Style, maxErrors = 10): string[] 
       lines.push(
         `  batch ${b.index + 1}: lines ${b.first_line}-${b.last_line}, ${b.rows} rows, ${b.status}${
           b.execution_id ? `, execution ${b.execution_id}` : ""
-        }${b.polls ? `, ${b.polls} polls` : ""}${b.message ? ` (${b.message})` : ""}`,
+        }${b.polls ? `, ${b.polls} polls` : ""}${b.message ? ` (${oneLine(b.message)})` : ""}`,
       );
     }
     if (s.batches.length > shown.length) {
@@ -76,14 +82,14 @@ export function humanReport(s: Summary, style: Style, maxErrors = 10): string[] 
     for (const e of s.errors.slice(0, maxErrors)) {
       lines.push(
         `    ${e.source_line !== undefined ? `line ${e.source_line}` : "line ?"}${
-          e.key ? ` [${e.key}]` : ""
-        } ${e.stage}: ${e.message}`,
+          e.key ? ` [${oneLine(e.key)}]` : ""
+        } ${e.stage}: ${oneLine(e.message)}`,
       );
     }
     const more = s.errors.length - Math.min(maxErrors, s.errors.length) + s.errors_omitted;
     if (more > 0) lines.push(`    ... ${more} more`);
   }
-  for (const p of s.problems) lines.push(`  ${paint(style.color, "31", "problem")}: ${p}`);
-  for (const h of s.hints) lines.push(`  ${paint(style.color, "36", "next")}: ${h}`);
+  for (const p of s.problems) lines.push(`  ${paint(style.color, "31", "problem")}: ${oneLine(p)}`);
+  for (const h of s.hints) lines.push(`  ${paint(style.color, "36", "next")}: ${oneLine(h)}`);
   return lines;
 }
