@@ -17,6 +17,7 @@ import {
   endGroup,
   githubEnvironment,
   startGroup,
+  workflowCommand,
   writeGithubFailure,
   writeGithubReport,
 } from "./report/github.ts";
@@ -289,6 +290,12 @@ export async function validateCommand(
   for (const file of files) {
     try {
       const plan = await compile(await loadPipeline(file, { env: io.env, allowMissingEnv }));
+      for (const w of plan.warnings) io.err(`${file}:${w.line}:${w.column} warning ${w.message}`);
+      if (format === "github") {
+        for (const w of plan.warnings) {
+          io.out(workflowCommand("warning", { file, line: w.line, col: w.column }, w.message));
+        }
+      }
       io.out(
         `${file}: ok (${plan.name} -> ${plan.target.api}, ${plan.mapper.fields.length} fields)`,
       );

@@ -6,6 +6,7 @@
  */
 import type { LoadedPipeline, MappingSpec, Pipeline } from "./config/mod.ts";
 import { type Diagnostic, PipelineError } from "./errors.ts";
+import { closest, hint } from "./config/_suggest.ts";
 import { checkMapping, compileMapper, type RowMapper } from "./mapping/mod.ts";
 import { formatFromPath, type SourceOptions } from "./sources/mod.ts";
 import { createTarget, type Target, type TargetConfig, targetSecrets } from "./targets/mod.ts";
@@ -27,6 +28,8 @@ export interface Plan {
   output: { summary?: string; rejects?: string; maxErrors: number };
   /** Values never to print. */
   secrets: string[];
+  /** Things that are allowed but probably wrong (a field the target does not list). */
+  warnings: Diagnostic[];
   /** Retry budget for the target's requests. */
   retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
   /** Whether uploads of unknown fate may be sent again (`target.resend_uncertain`). */
@@ -150,10 +153,45 @@ export async function compile(
   };
   const target = createTarget(t, shape);
   const targetBatchSize = target.batchSize;
+  const warnings: Diagnostic[] = [];
+  const warn = (path: (string | number)[], code: string, message: string) =>
+    warnings.push({ code, path, message, ...locate(path, true) });
+  const fields = target.knownFields?.();
+  if (fields) {
+    for (const f of mapper.fields) {
+      if (fields.known.length > 0 && !fields.known.includes(f)) {
+        warn(
+          ["mappings", f],
+          "unknown_field",
+          `"${f}" is not a standard field of ${target.api}${hint(f, fields.known)}${
+            closest(f, fields.known) ? "" : " (fine if it is a custom field)"
+          }`,
+        );
+      }
+    }
+    for (const r of fields.required) {
+      if (!mapper.fields.includes(r)) {
+        warn(["mappings"], "required_field", `${target.api} requires "${r}", which is not mapped`);
+      }
+    }
+    if (fields.key !== undefined && p.key !== fields.key) {
+      warn(
+        ["key"],
+        "key_field",
+        `${target.api} identifies rows by "${fields.key}"; key "${p.key}" is used only for reports`,
+      );
+    }
+  }
   return {
     name: p.name ?? baseName(file),
     file,
-    source: { path: sourcePath, format: format!, delimiter: p.source.delimiter },
+    source: {
+      path: sourcePath,
+      format: format!,
+      delimiter: p.source.delimiter,
+      // A mapped column missing from a CSV header is a typo, not a column of empty values.
+      ...(format === "csv" ? { requiredColumns: mapper.sourceColumns } : {}),
+    },
     mapper,
     key: p.key,
     keyOf,
@@ -169,6 +207,7 @@ export async function compile(
       maxErrors: p.output.max_errors,
     },
     secrets: [...new Set([...loaded.secrets, ...targetSecrets(t)])],
+    warnings,
     retry: {
       attempts: t.retries.attempts,
       baseDelayMs: t.retries.base_delay,

@@ -438,6 +438,14 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
       throw err;
     }
     setStop({ kind: "input", reason: err.message });
+    const sent = batches.filter((b) => b.status !== "not_sent");
+    hints.push(
+      `The source became unreadable after ${sent.length} batch${
+        sent.length === 1 ? "" : "es"
+      } (up to line ${
+        sent.at(-1)?.last_line ?? "?"
+      }) had been sent: those rows stay loaded; the rows read after them were not sent and nothing after the error was read. Fix the file and rerun: an insert pipeline then loads the first rows again unless they are removed from the file`,
+    );
   }
   if (cur.batch.rows.length > 0) {
     if (stop) {

@@ -168,7 +168,10 @@ const FINISHED = new Set(["succeeded", "completed_with_errors"]);
  * kill), stopped waiting (`timed_out`) or failed part-way (some batches unsent or unknown).
  */
 export function isResumable(view: JournalView): boolean {
-  return view.run !== undefined && (view.end === undefined || !FINISHED.has(view.end.status));
+  // A run that got no batch to the API (the source was refused, every upload was refused) has
+  // nothing to resume: the next run starts afresh, on a fixed file if need be.
+  return view.run !== undefined && view.batches.size > 0 &&
+    (view.end === undefined || !FINISHED.has(view.end.status));
 }
 
 /** Whether the journal's last run finished with every batch settled. */

@@ -464,7 +464,14 @@ export function parsePipeline(
   const interpolated = interpolateTree(data, [], env, problems, secrets, allowMissingEnv);
   const diagnostics: Diagnostic[] = problems.map((p) => ({ ...p, ...locate(p.path) }));
   const result = validate(interpolated, locate);
-  if (!result.ok) diagnostics.push(...result.diagnostics);
+  if (!result.ok) {
+    // A value whose variable is missing still holds its `${...}`: that it then is not a URL
+    // (or a duration, ...) says nothing new, so only the missing variable is reported there.
+    const unresolved = new Set(problems.map((p) => JSON.stringify(p.path)));
+    diagnostics.push(
+      ...result.diagnostics.filter((d) => !unresolved.has(JSON.stringify(d.path))),
+    );
+  }
   if (diagnostics.length > 0) {
     diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
     throw new PipelineError(file, diagnostics);

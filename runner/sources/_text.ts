@@ -8,7 +8,12 @@
 
 import { RunnerError } from "../errors.ts";
 
-/** Default size of one read from the file; big reads keep per-chunk overhead negligible. */
+/**
+ * Default size of one read from the file. 64 KiB keeps per-chunk overhead negligible while each
+ * decoded chunk stays a regular young-generation string: 1 MiB chunks went to V8's large-object
+ * space and, held by the values sliced from them, raised the CSV reader's peak RSS from 91 to
+ * 183 MiB on 1M rows (`bench/`, `docs/performance.md`).
+ */
 export const DEFAULT_READ_BYTES = 1 << 16;
 
 /** Default bound on one record's text, so a runaway quote or a 1 GB line is never buffered. */

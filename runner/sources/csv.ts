@@ -32,6 +32,12 @@ const QUOTE = 34;
  */
 export type RowSink = (fields: string[], line: number, problem: string | undefined) => void;
 
+/**
+ * Receives the text of a line that holds no quote (without its line break) and the line number;
+ * returns false when it did not take the line.
+ */
+export type LineSink = (text: string, line: number) => boolean;
+
 /** Options of {@linkcode CsvParser}. */
 export interface CsvParserOptions {
   /** The file as the user named it, for error messages. */
@@ -61,6 +67,12 @@ export class CsvParser {
   line = 1;
   /** True when the last `parse` stopped at `maxRows` with complete records still to parse. */
   paused = false;
+  /**
+   * Optional fast consumer of a whole line without quotes (most lines of most files): returns
+   * true when it took the line, false to have it split and passed to the row sink instead.
+   * It skips the intermediate array of fields (see `CsvSource`).
+   */
+  lineSink: LineSink | undefined = undefined;
   readonly #path: string;
   readonly #delimiter: string;
   readonly #delimiterCode: number;
@@ -161,7 +173,11 @@ export class CsvParser {
           }
         }
         if (eol - pos > max) throw this.#tooLong(line, 0);
-        sink(text.slice(pos, eol).split(delimiter), line, undefined);
+        const lineText = text.slice(pos, eol);
+        const lineSink = this.lineSink;
+        if (lineSink === undefined || !lineSink(lineText, line)) {
+          sink(lineText.split(delimiter), line, undefined);
+        }
         rows++;
         line++;
         pos = next;
@@ -361,6 +377,15 @@ export class CsvSource implements Source {
         header = checkHeader(path, fields, line, problem, this.#options.requiredColumns ?? []);
         build = recordBuilder(header);
         this.#columns = header;
+        const read = lineReader(header, this.#options.delimiter);
+        if (read !== undefined) {
+          parser.lineSink = (text, line) => {
+            const values = read(text);
+            if (values === undefined) return false;
+            out.push({ line, values });
+            return true;
+          };
+        }
         return;
       }
       if (fields.length !== header.length) {
@@ -433,13 +458,43 @@ export class CsvSource implements Source {
  * and reading them later cheaper than adding keys one at a time.
  */
 function recordBuilder(header: string[]): (fields: string[]) => Record<string, string> {
-  const props = header.map((name, i) =>
-    // A computed key, so "__proto__" is an own property and not the prototype.
-    `${name === "__proto__" ? `[${JSON.stringify(name)}]` : JSON.stringify(name)}: f[${i}]`
-  );
+  const props = header.map((name, i) => `${literalKey(name)}: f[${i}]`);
   return new Function("f", `return { ${props.join(", ")} };`) as (
     fields: string[],
   ) => Record<string, string>;
+}
+
+/** A header name as a key of a generated object literal. */
+function literalKey(name: string): string {
+  // A computed key, so "__proto__" is an own property and not the prototype.
+  return name === "__proto__" ? `[${JSON.stringify(name)}]` : JSON.stringify(name);
+}
+
+/**
+ * Compiles a function that reads a line without quotes straight into a record: one `indexOf`
+ * and one `slice` per field, no array of fields in between (about twice as fast as `split` then
+ * `recordBuilder`). It returns `undefined` when the line does not have exactly one field per
+ * column, so the caller reports the ragged row as usual; every search stays within the line.
+ * Not used for a single column, where `split` has nothing to save.
+ */
+function lineReader(
+  header: string[],
+  delimiter: string,
+): ((line: string) => Record<string, string> | undefined) | undefined {
+  const n = header.length;
+  if (n < 2) return undefined;
+  const d = JSON.stringify(delimiter);
+  const body = ["let s = 0, i;"];
+  for (let k = 0; k < n - 1; k++) {
+    body.push(
+      `i = l.indexOf(${d}, s); if (i === -1) return undefined; const f${k} = l.slice(s, i); s = i + 1;`,
+    );
+  }
+  body.push(`if (l.indexOf(${d}, s) !== -1) return undefined; const f${n - 1} = l.slice(s);`);
+  body.push(`return { ${header.map((name, k) => `${literalKey(name)}: f${k}`).join(", ")} };`);
+  return new Function("l", body.join("\n")) as (
+    line: string,
+  ) => Record<string, string> | undefined;
 }
 
 function setValue(values: Record<string, string>, key: string, value: string): void {

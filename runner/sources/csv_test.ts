@@ -141,6 +141,32 @@ Deno.test("a ragged row is yielded with an error and the fields it has", async (
   ]);
 });
 
+Deno.test("a line without quotes reads like the same line quoted, whatever the column names", async () => {
+  // Lines without quotes take a compiled reader; quoted ones the field-by-field scanner.
+  const header = '"__proto__","a\\b","x""y","line\nbreak",constructor,"é ü"\n';
+  const rows = ["1,2,3,4,5,6", "1,2,3,4,5", "1,2,3,4,5,6,7", ",,,,,", "a;b,c\td,e,f,g,h"];
+  const plain = await readAll(header + rows.join("\n") + "\n");
+  const quoted = await readAll(
+    header + rows.map((r) => r.split(",").map((f) => `"${f}"`).join(",")).join("\n") + "\n",
+  );
+  assert.deepEqual(plain.records, quoted.records);
+  assert.deepEqual(plain.records.map((r) => r.error), [
+    undefined,
+    "Row has 5 fields, the header has 6",
+    "Row has 7 fields, the header has 6",
+    undefined,
+    undefined,
+  ]);
+  assert.deepEqual(Object.keys(plain.records[0]!.values), [
+    "__proto__",
+    "a\\b",
+    'x"y',
+    "line\nbreak",
+    "constructor",
+    "é ü",
+  ]);
+});
+
 Deno.test("text after a closing quote rejects only that row", async () => {
   const { records } = await readAll('a,b\n1,"x"y\n2,3\n');
   assert.deepEqual(records, [

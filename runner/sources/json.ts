@@ -403,9 +403,126 @@ function describeJsonType(value: unknown): string {
 function describeJsonError(e: unknown, text: string): { at: number; detail: string } {
   const message = e instanceof Error ? e.message : String(e);
   const m = /at position (\d+)/.exec(message);
-  const at = m ? countLines(text, 0, Math.min(Number(m[1]), text.length)) : 0;
+  // V8 gives no position for "Unexpected token": find it, or a pretty-printed element's error
+  // would be reported on the element's first line.
+  const position = m ? Number(m[1]) : syntaxErrorAt(text);
+  const at = countLines(text, 0, Math.min(position, text.length));
   const detail = message
     .replace(/ in JSON at position \d+( \(line \d+ column \d+\))?/, "")
     .replace(/, ".*" is not valid JSON$/s, "");
   return { at, detail };
+}
+
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/**
+ * Offset of the first character at which `text` stops being valid JSON (`text.length` when it
+ * ends too early, 0 when it is valid). Only called on the error path, on one element or line.
+ */
+export function syntaxErrorAt(text: string): number {
+  const n = text.length;
+  let i = 0;
+  // What each open container expects next.
+  const stack: ("key" | "colon" | "value" | "comma")[] = [];
+  const closers: number[] = [];
+  const ws = () => {
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c !== 32 && c !== 9 && c !== 10 && c !== 13) break;
+      i++;
+    }
+  };
+  /** Reads a string starting at `i` (a quote); false when it is malformed (i at the fault). */
+  const string = (): boolean => {
+    i++;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === QUOTE) {
+        i++;
+        return true;
+      }
+      if (c < 32) return false;
+      if (c === BACKSLASH) {
+        const d = text[i + 1];
+        if (d === "u") {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
+            i += 2;
+            return false;
+          }
+          i += 6;
+        } else if (d !== undefined && '"\\/bfnrt'.includes(d)) i += 2;
+        else {
+          i++;
+          return false;
+        }
+      } else i++;
+    }
+    return false;
+  };
+  /** Reads a scalar or opens a container; false when none starts at `i`. */
+  const value = (): boolean => {
+    const c = text.charCodeAt(i);
+    if (c === 123 || c === 91) {
+      stack.push(c === 123 ? "key" : "value");
+      closers.push(c === 123 ? 125 : 93);
+      i++;
+      ws();
+      // An empty container closes at once.
+      if (text.charCodeAt(i) === closers[closers.length - 1]) {
+        stack.pop();
+        closers.pop();
+        i++;
+      }
+      return true;
+    }
+    if (c === QUOTE) return string();
+    for (const word of ["true", "false", "null"]) {
+      if (text.startsWith(word, i)) {
+        i += word.length;
+        return true;
+      }
+    }
+    NUMBER.lastIndex = i;
+    if (!NUMBER.test(text)) return false;
+    i = NUMBER.lastIndex;
+    return true;
+  };
+
+  ws();
+  if (!value()) return i;
+  for (;;) {
+    ws();
+    if (stack.length === 0) return i < n ? i : 0;
+    if (i >= n) return n;
+    const top = stack.length - 1;
+    const c = text.charCodeAt(i);
+    switch (stack[top]) {
+      case "key":
+        if (c !== QUOTE || !string()) return i;
+        stack[top] = "colon";
+        break;
+      case "colon":
+        if (c !== 58) return i;
+        i++;
+        ws();
+        stack[top] = "comma";
+        if (!value()) return i;
+        break;
+      case "value":
+        stack[top] = "comma";
+        if (!value()) return i;
+        break;
+      case "comma":
+        if (c === closers[top]) {
+          stack.pop();
+          closers.pop();
+          i++;
+        } else if (c === 44) {
+          i++;
+          ws();
+          stack[top] = closers[top] === 125 ? "key" : "value";
+        } else return i;
+        break;
+    }
+  }
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { assertSourceError, bytes, readAll, readOnce, tempFile } from "./_testing.ts";
+import { syntaxErrorAt } from "./json.ts";
 
 // ---------------------------------------------------------------------------------------
 // JSON: an array of objects
@@ -116,6 +117,31 @@ Deno.test("malformed JSON inside an element is an error on the line where it is"
     "FILE:2: Invalid JSON in element 1: Unexpected token '}'",
     "json",
   );
+});
+
+Deno.test("an unexpected token is reported on its own line, not the element's first", async () => {
+  // V8 words this error without a position.
+  await assertSourceError(
+    '[\n  {"id": "a"},\n  {"id":\n    b}\n]\n',
+    "FILE:4: Invalid JSON in element 2: Unexpected token 'b'",
+    "json",
+  );
+});
+
+Deno.test("syntaxErrorAt() finds where text stops being JSON", () => {
+  const cases: [string, number][] = [
+    ['{"a": 1}', 0],
+    ['{"a":\n  b}', 8],
+    ['{"a": [1, 2,]}', 12],
+    ['{"a": tru}', 6],
+    ['{"a": "x\\q"}', 9],
+    ['{"a": {"b": [{}, [], -1.5e3, "\\u00e9"]}}', 0],
+    ['{"a": 1', 7],
+    ['{"a": 1}}', 8],
+    ['{"a": 1 "b": 2}', 8],
+    ["{'a': 1}", 1],
+  ];
+  for (const [text, at] of cases) assert.equal(syntaxErrorAt(text), at, text);
 });
 
 Deno.test("records before a JSON error are yielded first", async () => {

@@ -319,6 +319,50 @@ function lastIndex(header: readonly string[], name: string): number {
   return -1;
 }
 
+/**
+ * Standard fields of the modules the API note describes, for `validate`'s hints. Bigin accounts
+ * can add custom fields, so a field not listed here is a warning, never an error.
+ */
+const BIGIN_STANDARD_FIELDS: Record<string, { fields: string[]; required: string[] }> = {
+  Pipelines: {
+    fields: [
+      "Deal_Name",
+      "Sub_Pipeline",
+      "Stage",
+      "Closing_Date",
+      "Amount",
+      "Account_Name",
+      "Account_Name.id",
+      "Contact_Name",
+      "Contact_Name.id",
+      "Owner",
+      "Owner.id",
+      "Description",
+      "id",
+    ],
+    required: ["Deal_Name", "Sub_Pipeline", "Stage"],
+  },
+  Contacts: {
+    fields: [
+      "Last_Name",
+      "First_Name",
+      "Email",
+      "Mobile",
+      "Account_Name",
+      "Account_Name.id",
+      "Owner",
+      "Owner.id",
+      "Description",
+      "id",
+    ],
+    required: ["Last_Name"],
+  },
+  Accounts: {
+    fields: ["Account_Name", "Phone", "Website", "Owner", "Owner.id", "Description", "id"],
+    required: ["Account_Name"],
+  },
+};
+
 /** Error codes with which a skipped row is a plain skip rather than a failure. */
 const BENIGN_SKIP_CODES = new Set(["DUPLICATE_DATA", "RESOURCE_NOT_FOUND"]);
 
@@ -768,6 +812,11 @@ export function createBiginTarget(config: BiginConfig, shape: RowShape): Target 
     batchSize,
     concurrency: config.concurrency,
     duplicatesOnResend: config.operation === "insert",
+
+    knownFields() {
+      const m = BIGIN_STANDARD_FIELDS[config.module];
+      return m ? { known: m.fields, required: m.required } : undefined;
+    },
 
     describe(): PlanStep[] {
       return [

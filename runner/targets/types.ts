@@ -111,6 +111,14 @@ export interface Target {
   readonly duplicatesOnResend: boolean;
   /** Steps a run performs per batch, for `plan`. */
   describe(): PlanStep[];
+  /**
+   * Fields the API is known to have, where it publishes them (Bigin's standard module fields),
+   * and the fields it requires. `validate` warns about mapped fields not among them, with a
+   * "did you mean" hint. Undefined when the target publishes nothing.
+   */
+  knownFields?():
+    | { known: readonly string[]; required: readonly string[]; key?: string }
+    | undefined;
   /** Sends one batch; resolves when the API has accepted it and given it an id. */
   submit(batch: Batch, ctx: TargetContext): Promise<Submission>;
   /** Checks a submitted batch once. */

@@ -272,6 +272,12 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
     // WorkSpan loads by the integration's key field: a second load updates the record.
     duplicatesOnResend: false,
 
+    knownFields() {
+      // The opportunity load identifies rows by opportunity_id (the seed's key field); other
+      // fields depend on the integration configured in the WorkSpan app.
+      return { known: [], required: ["opportunity_id"], key: "opportunity_id" };
+    },
+
     describe(): PlanStep[] {
       const steps: PlanStep[] = [];
       if (a.type === "client_credentials") {
