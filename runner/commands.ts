@@ -358,8 +358,13 @@ export async function planCommand(file: string, io: Io, previewRows: number): Pr
   out(`preview (first ${Math.min(previewRows, mapped)} mapped rows, source -> sent):`);
   for (const l of preview) out(l);
   const batches = Math.ceil(mapped / plan.target.batchSize);
+  const steps = plan.target.describe();
+  const perBatch = steps.filter((st) => st.name !== "token" && st.name !== "poll").length;
+  const tokens = steps.some((st) => st.name === "token") && batches > 0 ? 1 : 0;
   out(
-    `a run would read ${read} rows, reject ${rejected} locally and send ${mapped} in ${batches} batches`,
+    `a run would read ${read} rows, reject ${rejected} locally and send ${mapped} in ${batches} batches: ${
+      batches * perBatch + tokens
+    } requests, plus one status check per poll (the first ${p.interval} ms after each upload)`,
   );
   if (rejects.length > 0) {
     out(
