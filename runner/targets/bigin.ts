@@ -575,6 +575,39 @@ async function readBytes(res: Response, max: number, what: string): Promise<Uint
   return out;
 }
 
+/**
+ * Reads a Zoho answer that must say `status: success` — in the body, not only the HTTP code,
+ * since some refusals come with HTTP 200 — and returns `details[field]`.
+ *
+ * @throws {HttpError} `api`-like refusal via `answerError`, or `transport` when the id is missing
+ */
+async function successDetail(
+  res: Response,
+  what: string,
+  subject: string,
+  field: string,
+  label = field,
+): Promise<string> {
+  const body = await readJson(res, what).catch((err) => {
+    if (res.ok) throw err;
+    return undefined;
+  });
+  const o = obj(body);
+  const status = typeof o?.status === "string" ? o.status.toLowerCase() : undefined;
+  if (!res.ok || (status !== undefined && status !== "success")) {
+    throw answerError(`Bigin refused ${subject}`, res.status, body);
+  }
+  const value = str(obj(o?.details)?.[field]);
+  if (!value) {
+    throw new HttpError(
+      "transport",
+      res.status,
+      `Bigin accepted ${subject} but gave no ${label}: ${describeBody(body)}`,
+    );
+  }
+  return value;
+}
+
 /** Builds the Bigin target for a validated config. */
 export function createBiginTarget(config: BiginConfig, shape: RowShape): Target {
   const domains = biginDomains(config.data_center, config.base_url);
@@ -720,26 +753,7 @@ export function createBiginTarget(config: BiginConfig, shape: RowShape): Target 
         timeoutMs,
       };
     });
-    const body = await readJson(res, what).catch((err) => {
-      if (res.ok) throw err;
-      return undefined;
-    });
-    const o = obj(body);
-    const status = typeof o?.status === "string" ? o.status.toLowerCase() : undefined;
-    if (!res.ok || (status !== undefined && status !== "success")) {
-      throw answerError(`Bigin refused the upload of batch ${batch.index + 1}`, res.status, body);
-    }
-    const fileId = str(obj(o?.details)?.file_id);
-    if (!fileId) {
-      throw new HttpError(
-        "transport",
-        res.status,
-        `Bigin accepted the upload of batch ${batch.index + 1} but gave no file_id: ${
-          describeBody(body)
-        }`,
-      );
-    }
-    return fileId;
+    return await successDetail(res, what, `the upload of batch ${batch.index + 1}`, "file_id");
   }
 
   async function createJob(batch: Batch, fileId: string, ctx: TargetContext): Promise<string> {
@@ -765,26 +779,7 @@ export function createBiginTarget(config: BiginConfig, shape: RowShape): Target 
       kind: "once",
       timeoutMs,
     }));
-    const body = await readJson(res, what).catch((err) => {
-      if (res.ok) throw err;
-      return undefined;
-    });
-    const o = obj(body);
-    const status = typeof o?.status === "string" ? o.status.toLowerCase() : undefined;
-    if (!res.ok || (status !== undefined && status !== "success")) {
-      throw answerError(`Bigin refused the job for batch ${batch.index + 1}`, res.status, body);
-    }
-    const id = str(obj(o?.details)?.id);
-    if (!id) {
-      throw new HttpError(
-        "transport",
-        res.status,
-        `Bigin accepted the job for batch ${batch.index + 1} but gave no job id: ${
-          describeBody(body)
-        }`,
-      );
-    }
-    return id;
+    return await successDetail(res, what, `the job for batch ${batch.index + 1}`, "id", "job id");
   }
 
   async function download(url: string, jobId: string, ctx: TargetContext): Promise<string> {
