@@ -64,21 +64,18 @@ const AFTER = 4;
 /** After the closing `]`: only whitespace. */
 const END = 5;
 
-/**
- * A JSON file holding one array of objects, as a {@linkcode Source}. Values keep their JSON
- * types; nested objects and arrays are left as they are.
- */
-export class JsonSource implements Source {
-  readonly #options: JsonSourceOptions;
-  #keys = new KeyTracker();
+/** What JSON and JSON Lines sources share: options, columns from the keys seen, `records()`. */
+abstract class KeyedSource implements Source {
+  protected readonly options: JsonSourceOptions;
+  protected keys = new KeyTracker();
 
   constructor(options: JsonSourceOptions) {
-    this.#options = options;
+    this.options = options;
   }
 
   /** Keys of the records read so far, in first-seen order. */
   columns(): readonly string[] {
-    return this.#keys.keys;
+    return this.keys.keys;
   }
 
   /** Records one at a time, in file order. */
@@ -86,6 +83,15 @@ export class JsonSource implements Source {
     return flatten(() => this.batches());
   }
 
+  /** Records in batches (never empty), in file order. */
+  abstract batches(): AsyncGenerator<SourceRecord[]>;
+}
+
+/**
+ * A JSON file holding one array of objects, as a {@linkcode Source}. Values keep their JSON
+ * types; nested objects and arrays are left as they are.
+ */
+export class JsonSource extends KeyedSource {
   /**
    * Records in batches of at most 1024 (never empty), in file order.
    *
@@ -93,9 +99,9 @@ export class JsonSource implements Source {
    *   of objects, holds malformed JSON or invalid UTF-8, or an element is over `maxRecordBytes`
    */
   async *batches(): AsyncGenerator<SourceRecord[]> {
-    const { path } = this.#options;
-    const max = this.#options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-    const keys = (this.#keys = new KeyTracker());
+    const { path } = this.options;
+    const max = this.options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    const keys = (this.keys = new KeyTracker());
     const fail = (line: number, message: string) => sourceError(path, line, message);
     const tooLong = () =>
       fail(
@@ -118,7 +124,7 @@ export class JsonSource implements Source {
 
     try {
       const file = await openFile(path);
-      for await (const chunk of readText(file, this.#options.readBytes ?? DEFAULT_READ_BYTES)) {
+      for await (const chunk of readText(file, this.options.readBytes ?? DEFAULT_READ_BYTES)) {
         if (phase === ELEMENT) {
           text = text.slice(start) + chunk.text;
           i -= start;
@@ -267,24 +273,7 @@ export class JsonSource implements Source {
  * a line that is not a JSON object becomes a record with `error`, so one bad line rejects
  * only itself.
  */
-export class JsonlSource implements Source {
-  readonly #options: JsonSourceOptions;
-  #keys = new KeyTracker();
-
-  constructor(options: JsonSourceOptions) {
-    this.#options = options;
-  }
-
-  /** Keys of the records read so far, in first-seen order. */
-  columns(): readonly string[] {
-    return this.#keys.keys;
-  }
-
-  /** Records one at a time, in file order. */
-  records(): AsyncIterable<SourceRecord> {
-    return flatten(() => this.batches());
-  }
-
+export class JsonlSource extends KeyedSource {
   /**
    * Records in batches of at most 1024 (never empty), in file order.
    *
@@ -292,9 +281,9 @@ export class JsonlSource implements Source {
    *   over `maxRecordBytes`
    */
   async *batches(): AsyncGenerator<SourceRecord[]> {
-    const { path } = this.#options;
-    const max = this.#options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-    const keys = (this.#keys = new KeyTracker());
+    const { path } = this.options;
+    const max = this.options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    const keys = (this.keys = new KeyTracker());
     let line = 1;
     let tail = "";
     let out: SourceRecord[] = [];
@@ -336,7 +325,7 @@ export class JsonlSource implements Source {
 
     try {
       const file = await openFile(path);
-      for await (const chunk of readText(file, this.#options.readBytes ?? DEFAULT_READ_BYTES)) {
+      for await (const chunk of readText(file, this.options.readBytes ?? DEFAULT_READ_BYTES)) {
         const text = tail.length > 0 ? tail + chunk.text : chunk.text;
         let pos = 0;
         for (;;) {
