@@ -163,7 +163,9 @@ export function describeSandbox(url: string, options: ServeOptions): string {
     "",
     "Point the runner at it:",
     `  export WORKSPAN_BASE_URL=${url} WORKSPAN_TOKEN=${token}`,
-    `  export BIGIN_BASE_URL=${url}`,
+    `  export BIGIN_BASE_URL=${url} BIGIN_ORG_ID=sandbox-org`,
+    "  export ZOHO_CLIENT_ID=sandbox-client ZOHO_CLIENT_SECRET=sandbox-secret ZOHO_REFRESH_TOKEN=sandbox-refresh-token",
+    "  deno task run pipelines/workspan-opportunities.yaml",
     "",
     "Press Ctrl-C to stop.",
   ].join("\n");
