@@ -10,7 +10,7 @@ import { loadPipeline, pipelineSchema } from "./config/mod.ts";
 import { fieldTable, replaceFieldTable } from "./config/docs.ts";
 import { formatDiagnostic, PipelineError, RunnerError } from "./errors.ts";
 import { execute, type ExecuteDeps } from "./execute.ts";
-import { humanReport, redact } from "./report/human.ts";
+import { humanReport, oneLine, redact } from "./report/human.ts";
 import { progressPrinter } from "./report/progress.ts";
 import {
   annotateDiagnostics,
@@ -220,7 +220,7 @@ export async function runOne(
   const say = (line: string) => {
     // API text can hold line breaks; one line each, so a CI log never reads it as a command.
     if (!options.quiet && !options.json) {
-      io.err(redact(line, plan.secrets).replace(/[\u0000-\u001f\u007f]+/g, " "));
+      io.err(oneLine(redact(line, plan.secrets)));
     }
   };
   checkWritable([plan.output.summary, plan.output.rejects, options.stateDir ?? ".state"]);

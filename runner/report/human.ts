@@ -17,7 +17,11 @@ const paint = (on: boolean, code: string, s: string) => (on ? `\x1b[${code}m${s}
  * One line of text from outside (API messages, source values): line breaks and control
  * characters become spaces, so nothing can start a line that a CI log reads as a command.
  */
-const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, " ");
+export function oneLine(s: string): string {
+  // Control characters are exactly what this removes.
+  // deno-lint-ignore no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f]+/g, " ");
+}
 
 const STATUS_COLOR: Record<Summary["status"], string> = {
   succeeded: "32",

