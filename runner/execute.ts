@@ -277,6 +277,9 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     const { interval, backoff, max_interval, timeout } = plan.polling;
     const deadline = now() + timeout;
     let wait = interval;
+    // Polls keep to a schedule (upload + interval, + interval*backoff, ...) rather than sleeping
+    // a full interval after each answer, so slow status answers do not delay noticing completion.
+    let pollAt = now() + wait;
     let lastError: string | undefined;
     for (;;) {
       const remaining = deadline - now();
@@ -289,8 +292,9 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
         setStop({ kind: "timeout", reason: `Stopped waiting for execution ${sub.id}` });
         return;
       }
-      await sleep(Math.min(wait, remaining), deps.signal);
+      await sleep(Math.max(0, Math.min(pollAt - now(), remaining)), deps.signal);
       wait = Math.min(wait * backoff, max_interval);
+      pollAt = Math.max(pollAt + wait, now());
       bs.polls++;
       let r;
       try {
@@ -424,7 +428,8 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
       }
       cur.batch.rows.push(r.row);
       cur.batch.lines.push(rec.line);
-      cur.records.push(rec.values);
+      // Source records are kept only to write failed rows to the rejects file.
+      if (rejects) cur.records.push(rec.values);
       progress("reading");
       if (cur.batch.rows.length >= batchSize) {
         await dispatch(cur);

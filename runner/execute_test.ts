@@ -183,12 +183,16 @@ Deno.test("execute() waits with growing intervals capped at max_interval", async
   const plan = await planOf();
   plan.target = fakeTarget({ pollsToFinish: 5 }).target;
   const waits: number[] = [];
+  let clock = 0;
   await execute(plan, {
     ...deps(rows(1)),
+    now: () => clock,
     sleep: (ms: number) => {
       waits.push(ms);
+      clock += ms + 3; // each status answer takes 3 ms
       return Promise.resolve();
     },
   });
-  assert.deepEqual(waits, [10, 20, 40, 40, 40]);
+  // On schedule: polls at 10, 30, 70, 110, 150 ms after the upload, whatever the answers took.
+  assert.deepEqual(waits, [10, 17, 37, 37, 37]);
 });

@@ -1,0 +1,96 @@
+/**
+ * The runner's local path as one process, for `bench/run.ts`: load and compile a pipeline, then
+ * `execute` it with a target that serialises every batch exactly as the WorkSpan target does
+ * (`JSON.stringify(batch.rows)`) and throws the text away. Everything else (reading, mapping,
+ * checking, batching, accounting, the summary) is the real code.
+ *
+ * Usage: `deno run -A bench/_transform.ts <pipeline.yaml> [--dump N]`
+ *
+ * Prints one JSON line: rows read and sent, bytes serialised, in-process wall and CPU time, peak
+ * RSS (`VmHWM`). With `--dump N`, prints the first N rows sent as a JSON array instead (for the
+ * check against Miller and Python).
+ *
+ * @module
+ */
+import { compile } from "../runner/compile.ts";
+import { loadPipeline } from "../runner/config/mod.ts";
+import { execute } from "../runner/execute.ts";
+import type { Batch, PollResult, Target } from "../runner/targets/mod.ts";
+
+/** user + system CPU of this process in ms, from `/proc/self/stat` (clock ticks of 10 ms). */
+export function cpuMs(pid: number | "self" = "self"): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(rest[11]) + Number(rest[12])) * 10;
+}
+
+/** Peak resident set size in MiB (`VmHWM`). */
+export function peakRssMiB(pid: number | "self" = "self"): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** A target that serialises each batch like `workspan.ts` `submit()` and discards it. */
+function discardTarget(batchSize: number, keep: number, kept: unknown[]) {
+  let bytes = 0;
+  const target: Target = {
+    api: "discard",
+    batchSize,
+    concurrency: 1,
+    duplicatesOnResend: false,
+    describe: () => [],
+    submit(batch: Batch) {
+      const body = JSON.stringify(batch.rows);
+      bytes += body.length;
+      if (kept.length < keep) kept.push(...JSON.parse(body).slice(0, keep - kept.length));
+      return Promise.resolve({ id: String(batch.index) });
+    },
+    poll(_s, batch: Batch): Promise<PollResult> {
+      return Promise.resolve({
+        done: true,
+        status: "completed",
+        remoteStatus: "completed",
+        counts: { succeeded: batch.rows.length, failed: 0, skipped: 0 },
+        failures: [],
+        problems: [],
+      });
+    },
+  };
+  return { target, bytes: () => bytes };
+}
+
+async function main(args: string[]): Promise<void> {
+  const file = args[0];
+  if (!file) throw new Error("Usage: _transform.ts <pipeline.yaml> [--dump N]");
+  const dumpAt = args.indexOf("--dump");
+  const dump = dumpAt === -1 ? 0 : Number(args[dumpAt + 1]);
+  const t0 = performance.now();
+  const cpu0 = cpuMs();
+  const plan = await compile(await loadPipeline(file));
+  const kept: unknown[] = [];
+  const sink = discardTarget(plan.target.batchSize, dump, kept);
+  plan.target = sink.target;
+  // The first status check answers "done": wait no longer than a timer tick for it.
+  plan.polling = { ...plan.polling, interval: 0, backoff: 1, max_interval: 0 };
+  const summary = await execute(plan, { fetch, log: () => {} });
+  const ms = performance.now() - t0;
+  if (dump > 0) {
+    console.log(JSON.stringify(kept));
+    return;
+  }
+  console.log(JSON.stringify({
+    ms,
+    cpuMs: cpuMs() - cpu0,
+    read: summary.counts.read,
+    sent: summary.counts.sent,
+    rejected: summary.counts.rejected,
+    batches: summary.batches.length,
+    bytes: sink.bytes(),
+    status: summary.status,
+    rssMiB: peakRssMiB(),
+  }));
+}
+
+if (import.meta.main) await main(Deno.args);
