@@ -110,12 +110,12 @@ export const EXAMPLE: Summary = {
   errors_omitted: 0,
   problems: [],
   hints: [
-    `85 rows that did not load are in ${WORKSPACE}/pipelines/out/workspan-opportunities.rejects.csv, with their line and error`,
+    `85 rows that did not load are in ${WORKSPACE}/out/workspan-opportunities.rejects.csv, with their line and error`,
   ],
   exit_code: 1,
   outputs: {
-    summary: `${WORKSPACE}/pipelines/out/workspan-opportunities.summary.json`,
-    rejects: `${WORKSPACE}/pipelines/out/workspan-opportunities.rejects.csv`,
+    summary: `${WORKSPACE}/out/workspan-opportunities.summary.json`,
+    rejects: `${WORKSPACE}/out/workspan-opportunities.rejects.csv`,
   },
 };
 

@@ -86,12 +86,12 @@ function summary(over: Partial<Summary> = {}): Summary {
     errors_omitted: 0,
     problems: [],
     hints: [
-      `3 rows that did not load are in ${WS}/pipelines/out/workspan-opportunities.rejects.csv, with their line and error`,
+      `3 rows that did not load are in ${WS}/out/workspan-opportunities.rejects.csv, with their line and error`,
     ],
     exit_code: 0,
     outputs: {
-      summary: `${WS}/pipelines/out/workspan-opportunities.summary.json`,
-      rejects: `${WS}/pipelines/out/workspan-opportunities.rejects.csv`,
+      summary: `${WS}/out/workspan-opportunities.summary.json`,
+      rejects: `${WS}/out/workspan-opportunities.rejects.csv`,
     },
     ...over,
   };
@@ -199,7 +199,7 @@ Deno.test("jobSummary() shows status, counts, batches and failed rows as Markdow
   // The hint's absolute path is shortened to the repository path.
   assert.match(
     section(md, "What to do next"),
-    /in pipelines\/out\/workspan-opportunities\.rejects\.csv, with their line and error \(download it from \[this run's artifacts\]\(https:\/\/github.com\/acme\/etl\/actions\/runs\/42#artifacts\)\)/,
+    /in out\/workspan-opportunities\.rejects\.csv, with their line and error \(download it from \[this run's artifacts\]\(https:\/\/github.com\/acme\/etl\/actions\/runs\/42#artifacts\)\)/,
   );
   assert.doesNotMatch(md, /\/home\/runner/);
 });
@@ -479,7 +479,7 @@ Deno.test("annotations() stop at the cap with one warning counting the rest", ()
   assert.equal(rows.length, 10);
   assert.equal(
     lines.at(-1),
-    "::warning title=workspan-opportunities::90 more failed rows, see the rejects file (pipelines/out/workspan-opportunities.rejects.csv)",
+    "::warning title=workspan-opportunities::90 more failed rows, see the rejects file (out/workspan-opportunities.rejects.csv)",
   );
   assert.equal(
     annotations(s, { ...OPTS, maxAnnotations: 50 }).filter((l) => l.startsWith("::error file="))
@@ -566,7 +566,7 @@ Deno.test("formatOutputs() writes name=value lines, and a delimited block for mu
       "pending=0",
       "unknown=0",
       "unsent=0",
-      "rejects_file=pipelines/out/workspan-opportunities.rejects.csv",
+      "rejects_file=out/workspan-opportunities.rejects.csv",
     ]
   ) assert.ok(lines.includes(l), `missing ${l} in\n${text}`);
 
