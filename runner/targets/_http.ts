@@ -138,22 +138,43 @@ export async function send(
 /** The largest answer body the runner reads (status answers with many errors can be large). */
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
 
-/**
- * Reads a response body as JSON.
- *
- * @throws {HttpError} `transport` when the body is not JSON
- */
-export async function readJson(res: Response, what: string): Promise<unknown> {
-  const len = Number(res.headers.get("content-length") ?? "0");
-  if (len > MAX_BODY_BYTES) {
+/** Reads a body, refusing more than `max` bytes whatever the headers say (or do not say). */
+export async function readBytes(res: Response, max: number, what: string): Promise<Uint8Array> {
+  const declared = Number(res.headers.get("content-length") ?? "0");
+  if (declared > max) {
     await res.body?.cancel();
     throw new HttpError(
       "transport",
       res.status,
-      `Cannot ${what}: answer of ${len} bytes is too large`,
+      `Cannot ${what}: ${declared} bytes is over the limit of ${max}`,
     );
   }
-  const text = await res.text();
+  if (!res.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of res.body) {
+    total += chunk.length;
+    if (total > max) {
+      throw new HttpError("transport", res.status, `Cannot ${what}: more than ${max} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/**
+ * Reads a response body as JSON, at most `MAX_BODY_BYTES` of it.
+ *
+ * @throws {HttpError} `transport` when the body is too large or not JSON
+ */
+export async function readJson(res: Response, what: string): Promise<unknown> {
+  const text = new TextDecoder().decode(await readBytes(res, MAX_BODY_BYTES, what));
   try {
     return JSON.parse(text);
   } catch {

@@ -12,7 +12,7 @@ import { baseUrl, commonTargetFields, nonEmpty } from "../config/_common.ts";
 import { HttpError, RunnerError, TransportError } from "../errors.ts";
 import type { MappedRow } from "../mapping/mod.ts";
 import { toCsv } from "./_csv.ts";
-import { describeBody, readJson, type RequestSpec, send, TokenCache } from "./_http.ts";
+import { describeBody, readBytes, readJson, type RequestSpec, send, TokenCache } from "./_http.ts";
 import { parseCsv, unzipOne, zipOne } from "./_zip.ts";
 import type {
   Batch,
@@ -543,36 +543,6 @@ function answerError(what: string, status: number, body: unknown): HttpError {
     status,
     `${what}: HTTP ${status}${detail}`,
   );
-}
-
-/** Reads a body, refusing more than `max` bytes whatever the headers say. */
-async function readBytes(res: Response, max: number, what: string): Promise<Uint8Array> {
-  const declared = Number(res.headers.get("content-length") ?? "0");
-  if (declared > max) {
-    await res.body?.cancel();
-    throw new HttpError(
-      "transport",
-      res.status,
-      `Cannot ${what}: ${declared} bytes is over the limit of ${max}`,
-    );
-  }
-  if (!res.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of res.body) {
-    total += chunk.length;
-    if (total > max) {
-      throw new HttpError("transport", res.status, `Cannot ${what}: more than ${max} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /**
