@@ -3,7 +3,22 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
+import type { Summary } from "../runner/report/summary.ts";
 import { type Sandbox, type SandboxOptions, startSandbox } from "../sandbox/server.ts";
+
+export type { Summary };
+
+/** The summary's accounting identities, which must hold for every run, whatever happened. */
+export function assertIdentities(s: Pick<Summary, "counts">): void {
+  const c = s.counts;
+  assert.equal(c.read, c.rejected + c.sent + c.unsent, "read = rejected + sent + unsent");
+  assert.equal(
+    c.sent,
+    c.succeeded + c.failed + c.skipped + c.pending + c.unknown,
+    "sent = succeeded + failed + skipped + pending + unknown",
+  );
+}
 
 export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -13,7 +28,7 @@ export interface CliResult {
   stdout: string;
   stderr: string;
   /** The JSON summaries printed on stdout, one per line. */
-  summaries: Record<string, unknown>[];
+  summaries: Summary[];
 }
 
 /** The permission flags of a `deno task` in deno.json, so tests run with what users get. */

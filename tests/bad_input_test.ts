@@ -4,19 +4,16 @@
  * and, from the sandbox's own request log, that nothing (or no bad row) reached the API.
  */
 import assert from "node:assert/strict";
-import { opportunitiesCsv, runCli, tempDir, withSandbox, workspanPipeline } from "./_harness.ts";
+import {
+  assertIdentities,
+  opportunitiesCsv,
+  runCli,
+  type Summary,
+  tempDir,
+  withSandbox,
+  workspanPipeline,
+} from "./_harness.ts";
 import type { Sandbox } from "../sandbox/server.ts";
-
-type Summary = {
-  status: string;
-  reason?: string;
-  exit_code: number;
-  counts: Record<string, number>;
-  batches: { rows: number; first_line: number; last_line: number; status: string }[];
-  errors: { source_line?: number; key?: string; code?: string; message: string; stage: string }[];
-  hints: string[];
-  problems: string[];
-};
 
 const TOKEN = "tok-bad-input-4921";
 const HEADER = "Opportunity ID,Close Date,Amount,Stage\n";
@@ -48,16 +45,6 @@ async function folder(files: Record<string, string | Uint8Array>): Promise<strin
     }
   }
   return dir;
-}
-
-function identities(s: Summary) {
-  const c = s.counts;
-  assert.equal(c.read, c.rejected! + c.sent! + c.unsent!, "read = rejected + sent + unsent");
-  assert.equal(
-    c.sent,
-    c.succeeded! + c.failed! + c.skipped! + c.pending! + c.unknown!,
-    "sent = succeeded + failed + skipped + pending + unknown",
-  );
 }
 
 /**
@@ -379,7 +366,7 @@ Deno.test("ragged CSV rows are rejected with their line; the other rows load", a
       { read: s.counts.read, rejected: s.counts.rejected, succeeded: s.counts.succeeded },
       { read: 5, rejected: 2, succeeded: 3 },
     );
-    identities(s);
+    assertIdentities(s);
     assert.deepEqual(s.errors, [
       {
         source_line: 3,
@@ -467,7 +454,7 @@ Deno.test("a malformed JSON Lines line is rejected with its line; the other line
       [s.counts.read, s.counts.rejected, s.counts.succeeded],
       [5, 2, 3],
     );
-    identities(s);
+    assertIdentities(s);
     assert.deepEqual(s.errors.map((e) => [e.source_line, e.code, e.stage]), [
       [2, "invalid_row", "local"],
       [5, "invalid_row", "local"],
@@ -527,7 +514,7 @@ Deno.test("a source error after batches were sent stops the run: failed, exit 2,
       unknown: 0,
       unsent: 10,
     });
-    identities(s);
+    assertIdentities(s);
     assert.deepEqual(
       s.batches.map((b) => [b.rows, b.first_line, b.last_line, b.status]),
       [[30, 2, 31, "completed"], [30, 32, 61, "completed"], [30, 62, 91, "completed"]],

@@ -2,29 +2,16 @@
  * The runner end to end against the Bigin sandbox: the real CLI in a subprocess.
  */
 import assert from "node:assert/strict";
-import { biginEnv, biginPipeline, dealsCsv, runCli, tempDir, withSandbox } from "./_harness.ts";
-
-type Summary = {
-  status: string;
-  exit_code: number;
-  counts: Record<string, number>;
-  batches: { execution_id?: string; rows: number; status: string }[];
-  errors: {
-    source_line?: number;
-    key?: string;
-    field?: string;
-    code?: string;
-    message: string;
-    stage: string;
-  }[];
-  problems: string[];
-};
-
-function identities(s: Summary) {
-  const c = s.counts;
-  assert.equal(c.read, c.rejected! + c.sent! + c.unsent!);
-  assert.equal(c.sent, c.succeeded! + c.failed! + c.skipped! + c.pending! + c.unknown!);
-}
+import {
+  assertIdentities,
+  biginEnv,
+  biginPipeline,
+  dealsCsv,
+  runCli,
+  type Summary,
+  tempDir,
+  withSandbox,
+} from "./_harness.ts";
 
 Deno.test("bigin: insert then upsert of the same file updates instead of duplicating", async () => {
   await withSandbox({ bigin: { processingMs: 40 } }, async (sandbox) => {
@@ -39,7 +26,7 @@ Deno.test("bigin: insert then upsert of the same file updates instead of duplica
     const s1 = first.summaries[0] as Summary;
     assert.equal(s1.status, "succeeded");
     assert.equal(s1.counts.succeeded, 30);
-    identities(s1);
+    assertIdentities(s1);
 
     const second = await runCli(["run", "--json", `${dir}/upsert.yaml`], env);
     assert.equal(second.code, 0, second.stderr);
@@ -61,7 +48,7 @@ Deno.test("bigin: insert then upsert of the same file updates instead of duplica
     assert.equal(s3.status, "completed_with_errors");
     assert.equal(s3.errors[0]!.code, "DUPLICATE_DATA");
     assert.equal(sandbox.bigin.records("Pipelines").length, 30);
-    identities(s3);
+    assertIdentities(s3);
   });
 });
 
@@ -78,7 +65,7 @@ Deno.test("bigin: rows refused by the job are joined back to their source lines"
     const r = await runCli(["run", "--json", `${dir}/p.yaml`], biginEnv(sandbox.url));
     assert.equal(r.code, 0, r.stderr);
     const s = r.summaries[0] as Summary;
-    identities(s);
+    assertIdentities(s);
     assert.deepEqual(
       {
         read: s.counts.read,

@@ -7,42 +7,24 @@
 import assert from "node:assert/strict";
 import type { Fault } from "../sandbox/faults.ts";
 import {
+  assertIdentities,
   biginEnv,
   biginPipeline,
   dealsCsv,
   opportunitiesCsv,
   ROOT,
   runCli,
+  type Summary,
   taskFlags,
   tempDir,
   withSandbox,
   workspanPipeline,
 } from "./_harness.ts";
 
-type Summary = {
-  status: string;
-  exit_code: number;
-  counts: Record<string, number>;
-  batches: { status: string; first_line: number; last_line: number; execution_id?: string }[];
-  problems: string[];
-  hints: string[];
-  errors: { source_line?: number; message: string }[];
-};
-
 const TOKEN = "fault-token";
 const ROWS = 30;
 const KEYS = Array.from({ length: ROWS }, (_, i) => `op${String(i).padStart(6, "0")}`);
 const FAST_RETRIES = "  retries: { attempts: 4, base_delay: 10ms, max_delay: 100ms }";
-
-function identities(s: Summary) {
-  const c = s.counts;
-  assert.equal(c.read, c.rejected! + c.sent! + c.unsent!, "read = rejected + sent + unsent");
-  assert.equal(
-    c.sent,
-    c.succeeded! + c.failed! + c.skipped! + c.pending! + c.unknown!,
-    "sent = succeeded + failed + skipped + pending + unknown",
-  );
-}
 
 /** Lines 2..31 hold KEYS[0..29]; a key is "reported unknown" when its line is in an unknown batch. */
 function unknownKeys(s: Summary): Set<string> {
@@ -96,7 +78,7 @@ async function workspanCase(
       }, { cwd: dir });
       assert.equal(r.summaries.length, 1, r.stderr);
       const s = r.summaries[0] as Summary;
-      identities(s);
+      assertIdentities(s);
       assert.ok(!r.stdout.includes(TOKEN) && !r.stderr.includes(TOKEN), "token never printed");
       // Executions complete when the sandbox is next asked; let it finish what it accepted.
       await new Promise((res) => setTimeout(res, o.drainMs ?? 60));
@@ -268,7 +250,7 @@ Deno.test("fault: an unreachable API ends the run with exit 3 and nothing sent",
   const s = r.summaries[0] as Summary;
   assert.equal(s.counts.unsent, 5);
   assert.equal(s.counts.unknown, 0, "a refused connection provably sent nothing");
-  identities(s);
+  assertIdentities(s);
 });
 
 Deno.test("fault: a run killed during an upload is finished by the next run with no duplicates", async () => {
@@ -315,7 +297,7 @@ Deno.test("fault: a run killed during an upload is finished by the next run with
 
     const r = await runCli(["run", "--json", `${dir}/p.yaml`], env, { cwd: dir });
     const s = r.summaries[0] as Summary;
-    identities(s);
+    assertIdentities(s);
     assert.equal(r.code, 3, "batch 1's fate is unknown to the runner: reported, not resent");
     assert.equal(s.batches[0]!.status, "unknown");
     assert.equal(s.counts.succeeded, 20);
@@ -342,7 +324,7 @@ async function biginCase(faults: Fault[], rows = 8) {
     const r = await runCli(["run", "--json", `${dir}/p.yaml`], biginEnv(sandbox.url), { cwd: dir });
     assert.equal(r.summaries.length, 1, r.stderr);
     const s = r.summaries[0] as Summary;
-    identities(s);
+    assertIdentities(s);
     const records = sandbox.bigin.records("Pipelines");
     assert.ok(records.every((x) => x.timesAdded === 1 && x.timesUpdated === 0), "no duplicates");
     return { r, s, sandbox };

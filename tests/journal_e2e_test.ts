@@ -9,18 +9,12 @@ import {
   opportunitiesCsv,
   ROOT,
   runCli,
+  type Summary,
   taskFlags,
   tempDir,
   withSandbox,
   workspanPipeline,
 } from "./_harness.ts";
-
-type Summary = {
-  status: string;
-  resumed?: boolean;
-  counts: Record<string, number>;
-  batches: { execution_id?: string; status: string; message?: string }[];
-};
 
 const TOKEN = "journal-token";
 

@@ -11,6 +11,7 @@ import { loadPipeline } from "../runner/config/mod.ts";
 import { RunnerError } from "../runner/errors.ts";
 import { execute } from "../runner/execute.ts";
 import type { Summary } from "../runner/report/summary.ts";
+import { assertIdentities } from "./_harness.ts";
 import { createWorkspanSandbox, type WorkspanSandbox } from "../sandbox/workspan.ts";
 
 const STAGES = ["Prospecting", "Qualification", "Closed Won"];
@@ -74,16 +75,6 @@ async function run(
     outcome = e;
   }
   return { outcome, ws, path };
-}
-
-function identities(s: Summary) {
-  const c = s.counts;
-  assert.equal(c.read, c.rejected + c.sent + c.unsent, "read = rejected + sent + unsent");
-  assert.equal(
-    c.sent,
-    c.succeeded + c.failed + c.skipped + c.pending + c.unknown,
-    "sent = succeeded + failed + skipped + pending + unknown",
-  );
 }
 
 /** Line breaks in `text`: each LF, CRLF or lone CR is one. */
@@ -194,7 +185,7 @@ Deno.test("any well-formed CSV: every record is counted, rejected by line, or lo
 
         const { outcome: s, ws } = await run(dir, csv, t);
         assert.ok(!(s instanceof RunnerError), `a well-formed file was refused: ${s}`);
-        identities(s);
+        assertIdentities(s);
         const rejected = expected.filter((e) => e.rejected);
         const failed = expected.filter((e) => e.failed);
         const loaded = expected.filter((e) => !e.rejected && !e.failed);
@@ -375,7 +366,7 @@ Deno.test("any text after a good header: never a crash, records as a plain reade
           return;
         }
         const s = outcome;
-        identities(s);
+        assertIdentities(s);
         assert.equal(s.counts.read, data.length, "read = records before any error");
         if (ref.unclosedAt !== undefined) {
           // Found after some batches went out: the run stops and says where.

@@ -3,38 +3,21 @@
  */
 import assert from "node:assert/strict";
 import {
+  assertIdentities,
   opportunitiesCsv,
   ROOT,
   runCli,
+  type Summary,
   tempDir,
   withSandbox,
   workspanPipeline,
 } from "./_harness.ts";
 import type { Sandbox } from "../sandbox/server.ts";
 
-type Summary = {
-  status: string;
-  exit_code: number;
-  counts: Record<string, number>;
-  batches: { execution_id?: string; rows: number; status: string; polls: number }[];
-  errors: { source_line?: number; key?: string; field?: string; message: string; stage: string }[];
-  problems: string[];
-};
-
 const TOKEN = "tok-e2e-very-secret-123";
 
 function envFor(sandbox: Sandbox, extra: Record<string, string> = {}) {
   return { WORKSPAN_BASE_URL: sandbox.url, WORKSPAN_TOKEN: TOKEN, ...extra };
-}
-
-function identities(s: Summary) {
-  const c = s.counts;
-  assert.equal(c.read, c.rejected! + c.sent! + c.unsent!, "read = rejected + sent + unsent");
-  assert.equal(
-    c.sent,
-    c.succeeded! + c.failed! + c.skipped! + c.pending! + c.unknown!,
-    "sent = succeeded + failed + skipped + pending + unknown",
-  );
 }
 
 function assertLoadedOnce(sandbox: Sandbox, keys: string[]) {
@@ -88,7 +71,7 @@ Deno.test("run loads the example pipeline and reports local and remote failures 
         unsent: 0,
       },
     );
-    identities(s);
+    assertIdentities(s);
     assert.deepEqual(
       s.errors.map((e) => [e.source_line, e.key ?? "", e.field, e.stage]),
       [[81, "aw00079", "stage", "remote"], [84, "aw00082", "stage", "remote"], [
@@ -154,7 +137,7 @@ Deno.test("run sends CSV on the wire in several batches and joins remote errors 
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, "", "--quiet prints nothing on stderr");
     const s = r.summaries[0] as Summary;
-    identities(s);
+    assertIdentities(s);
     assert.equal(s.counts.read, 200);
     assert.equal(s.counts.rejected, 1);
     assert.equal(s.counts.failed, 2);
@@ -193,7 +176,7 @@ Deno.test("run fails with exit 1 when failures exceed max_error_rate", async () 
     assert.equal(s.counts.rejected, 1);
     assert.equal(s.errors[0]!.source_line, 5);
     assert.match(s.errors[0]!.message, /invalid value in field 'amount'/);
-    identities(s);
+    assertIdentities(s);
   });
 });
 
@@ -216,7 +199,7 @@ Deno.test("run stops waiting at the timeout with exit 4 and keeps the execution 
     assert.equal(s.batches[0]!.status, "timed_out");
     assert.equal(s.batches[0]!.execution_id, sandbox.workspan.executions()[0]!.executionId);
     assert.ok(s.batches[0]!.polls >= 2);
-    identities(s);
+    assertIdentities(s);
   });
 });
 
@@ -235,7 +218,7 @@ Deno.test("run exits 3 on a refused token, sends no rows, and never prints the t
     assert.match(r.stderr, /refused the credentials/);
     assert.equal(sandbox.workspan.executions().length, 0);
     assert.ok(!r.stdout.includes(TOKEN) && !r.stderr.includes(TOKEN));
-    identities(s);
+    assertIdentities(s);
   });
 });
 
