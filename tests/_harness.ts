@@ -66,6 +66,21 @@ export async function runCli(
   return { code: out.code, stdout, stderr, summaries };
 }
 
+/** Starts the CLI as `runCli` would but returns at once, so a test can kill it mid-run. */
+export function spawnCli(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...taskFlags("run", env), `${ROOT}/runner/main.ts`, ...args],
+    cwd,
+    env: { NO_COLOR: "1", ...env },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
 /** Starts a sandbox for the body and always stops it. */
 export async function withSandbox<T>(
   options: SandboxOptions,

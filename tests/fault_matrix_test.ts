@@ -12,10 +12,9 @@ import {
   biginPipeline,
   dealsCsv,
   opportunitiesCsv,
-  ROOT,
   runCli,
+  spawnCli,
   type Summary,
-  taskFlags,
   tempDir,
   withSandbox,
   workspanPipeline,
@@ -268,20 +267,7 @@ Deno.test("fault: a run killed during an upload is finished by the next run with
       }),
     });
     const env = { WORKSPAN_BASE_URL: sandbox.url, WORKSPAN_TOKEN: TOKEN, NO_COLOR: "1" };
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        ...taskFlags("run"),
-        `${ROOT}/runner/main.ts`,
-        "run",
-        `${dir}/p.yaml`,
-      ],
-      cwd: dir,
-      env,
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const child = spawnCli(["run", `${dir}/p.yaml`], env, dir);
     const journal = `${dir}/.state/e2e.journal.jsonl`;
     // Kill once the server holds the upload (the latency fault fired) and the journal says
     // "submit" but not "accepted": the runner cannot know whether batch 1 landed.

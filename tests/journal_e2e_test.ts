@@ -7,10 +7,9 @@ import {
   biginPipeline,
   dealsCsv,
   opportunitiesCsv,
-  ROOT,
   runCli,
+  spawnCli,
   type Summary,
-  taskFlags,
   tempDir,
   withSandbox,
   workspanPipeline,
@@ -82,21 +81,7 @@ Deno.test("a run killed while waiting is finished by the next run with no duplic
       }),
     });
     const env = { WORKSPAN_BASE_URL: sandbox.url, WORKSPAN_TOKEN: TOKEN, NO_COLOR: "1" };
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        ...taskFlags("run"),
-        `${ROOT}/runner/main.ts`,
-        "run",
-        "--json",
-        `${dir}/p.yaml`,
-      ],
-      cwd: dir,
-      env,
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const child = spawnCli(["run", "--json", `${dir}/p.yaml`], env, dir);
     // Wait until the journal shows the first execution accepted, then kill -9.
     for (let i = 0; i < 200; i++) {
       await new Promise((r) => setTimeout(r, 25));
