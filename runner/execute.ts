@@ -522,7 +522,9 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   }
   if (rejects && rejects.rows > 0) {
     hints.push(
-      `${rejects.rows} rows that did not load are in ${rejects.path}, with their line and error`,
+      `${rejects.rows} ${
+        rejects.rows === 1 ? "row that did not load is" : "rows that did not load are"
+      } in ${rejects.path}, with ${rejects.rows === 1 ? "its" : "their"} line and error`,
     );
   }
 

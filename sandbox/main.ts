@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Sandbox, startSandbox } from "./server.ts";
-import { demo } from "./demo.ts";
+import { demo, DEMO_SANDBOX, DEMO_STAGES } from "./demo.ts";
 import { type Fault, formatFault, InvalidFaultError, parseFault } from "./faults.ts";
 import { WORKSPAN_DEFAULTS, type WorkspanSandboxOptions } from "./workspan.ts";
 
@@ -128,7 +128,8 @@ export function parseServeArgs(args: readonly string[]): ServeOptions {
 
 /** Starts the sandbox as `serve` describes it; the caller closes it. */
 export function startFromOptions(options: ServeOptions): Promise<Sandbox> {
-  const workspan: WorkspanSandboxOptions = {};
+  // The integration the demo uses (a stage picklist), so a hand run tells the demo's story.
+  const workspan: WorkspanSandboxOptions = { ...DEMO_SANDBOX.workspan };
   if (options.processingMs !== undefined) workspan.processingMs = options.processingMs;
   if (options.token !== undefined) workspan.token = options.token;
   return startSandbox({
@@ -153,7 +154,12 @@ export function describeSandbox(url: string, options: ServeOptions): string {
     `  bearer token:   ${token}`,
     `  client creds:   client_id=${d.clientId} client_secret=${d.clientSecret} (POST ${url}/oauth/token)`,
     `  integrations:   any id like WS-Integration_demo`,
-    `  processing:     ${options.processingMs ?? d.processingMs} ms`,
+    `  processing:     ${
+      options.processingMs ?? DEMO_SANDBOX.workspan?.processingMs ?? d.processingMs
+    } ms`,
+    `  checks:         close_date yyyy-MM-dd, amount a number, stage one of ${
+      DEMO_STAGES.join(", ")
+    }`,
     "Zoho Bigin Bulk Write API:",
     `  base URL:       ${url}`,
     ...(options.faults?.length
