@@ -252,8 +252,13 @@ export function checkFault(fault: Fault): Fault {
     if (key === "ms" && !(typeof value === "number" && Number.isFinite(value) && value >= 0)) {
       throw fail(`ms must be a number from 0, got ${String(value)}`);
     }
-    if (key === "status" && !(isCount(value, 400) && (value as number) <= 599)) {
-      throw fail(`status must be a whole number from 400 to 599, got ${String(value)}`);
+    // 200 is allowed too: Zoho refuses some uploads with HTTP 200 and `"status": "error"`.
+    if (
+      key === "status" &&
+      !(isCount(value, 200) && (value as number) <= 599 && ((value as number) === 200 ||
+        (value as number) >= 400))
+    ) {
+      throw fail(`status must be 200 or a whole number from 400 to 599, got ${String(value)}`);
     }
     if (key === "rows" && !isCount(value, 1)) {
       throw fail(`rows must be a whole number from 1, got ${String(value)}`);

@@ -212,7 +212,7 @@ Deno.test("parseFault refuses unknown endpoints and kinds, bad values and mispla
     ["ws.uplod:status:503", /unknown endpoint, expected one of ws\.token, ws\.upload/],
     ["ws.upload:explode", /unknown kind "explode"/],
     ["ws.upload:status", /"status" needs "status"/],
-    ["ws.upload:status:200", /status must be a whole number from 400 to 599, got 200/],
+    ["ws.upload:status:302", /status must be 200 or a whole number from 400 to 599, got 302/],
     ["ws.upload:status:abc", /status must be a whole number, got "abc"/],
     ["ws.upload:reset_before:5", /"reset_before" takes no value; it takes no parameters/],
     ["ws.upload:status:503:rows=2", /"status" takes no "rows"; it takes status, retryAfter, body/],

@@ -361,3 +361,22 @@ Deno.test("fault: a bigin result file missing rows is reported, never counted as
     s.problems.join("\n"),
   );
 });
+
+Deno.test("fault: a bigin upload answered HTTP 200 with status error is refused, nothing loaded", async () => {
+  const { r, s, sandbox } = await biginCase([{
+    endpoint: "bigin.upload",
+    kind: "status",
+    status: 200,
+    body: JSON.stringify({
+      status: "error",
+      code: "INVALID_FILE_FORMAT",
+      message: "The file is not a valid zip",
+      details: {},
+    }),
+  }]);
+  assert.equal(r.code, 3, r.stderr);
+  assert.equal(s.status, "failed");
+  assert.equal(s.counts.unsent, 8, "a refused upload was not processed: its rows are unsent");
+  assert.match(s.reason ?? "", /INVALID_FILE_FORMAT/);
+  assert.equal(sandbox.bigin.jobs().length, 0, "no job was created from it");
+});
