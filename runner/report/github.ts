@@ -13,7 +13,7 @@
  */
 import type { Diagnostic } from "../errors.ts";
 import { redact } from "./human.ts";
-import type { RowError, RunStatus, Summary } from "./summary.ts";
+import { COUNT_ORDER, type RowError, type RunStatus, type Summary } from "./summary.ts";
 
 /** What the process knows about the GitHub Actions job it may be running in. */
 export interface GithubEnvironment {
@@ -258,17 +258,7 @@ export function jobSummary(s: Summary, options: GithubReportOptions = {}): strin
   md.push(files.join(" · "), "");
 
   md.push("#### Rows", "");
-  const cols: [string, number][] = [
-    ["read", c.read],
-    ["rejected", c.rejected],
-    ["sent", c.sent],
-    ["succeeded", c.succeeded],
-    ["failed", c.failed],
-    ["skipped", c.skipped],
-    ["pending", c.pending],
-    ["unknown", c.unknown],
-    ["unsent", c.unsent],
-  ];
+  const cols: [string, number][] = COUNT_ORDER.map((k) => [k, c[k]]);
   md.push(`| ${cols.map(([k]) => k).join(" | ")} |`);
   md.push(`| ${cols.map(() => "---:").join(" | ")} |`);
   md.push(`| ${cols.map(([, v]) => num(v)).join(" | ")} |`, "");

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Summary } from "./summary.ts";
+import { COUNT_ORDER, EXCEPTIONAL_COUNTS, type Summary } from "./summary.ts";
 
 /** Whether to use colour: a TTY and no `NO_COLOR`. */
 export interface Style {
@@ -52,19 +52,9 @@ export function humanReport(s: Summary, style: Style, maxErrors = 10): string[] 
     } in ${(s.duration_ms / 1000).toFixed(1)} s (exit ${s.exit_code})`,
   );
   if (s.reason) lines.push(`  ${oneLine(s.reason)}`);
-  const cells: [string, number][] = [
-    ["read", c.read],
-    ["rejected", c.rejected],
-    ["sent", c.sent],
-    ["succeeded", c.succeeded],
-    ["failed", c.failed],
-    ["skipped", c.skipped],
-  ];
-  for (
-    const [k, v] of [["pending", c.pending], ["unknown", c.unknown], ["unsent", c.unsent]] as const
-  ) {
-    if (v > 0) cells.push([k, v]);
-  }
+  const cells: [string, number][] = COUNT_ORDER
+    .filter((k) => !EXCEPTIONAL_COUNTS.has(k) || c[k] > 0)
+    .map((k) => [k, c[k]]);
   const w = cells.map(([k, v]) => Math.max(k.length, String(v).length));
   lines.push("  " + cells.map(([k], i) => k.padStart(w[i]!)).join("  "));
   lines.push("  " + cells.map(([, v], i) => String(v).padStart(w[i]!)).join("  "));

@@ -29,6 +29,26 @@ export interface Counts {
   unsent: number;
 }
 
+/** The counts in the order reports show them; the last three matter only when not zero. */
+export const COUNT_ORDER = [
+  "read",
+  "rejected",
+  "sent",
+  "succeeded",
+  "failed",
+  "skipped",
+  "pending",
+  "unknown",
+  "unsent",
+] as const satisfies readonly (keyof Counts)[];
+
+/** Counts that are zero in a run that finished normally, shown only when they are not. */
+export const EXCEPTIONAL_COUNTS: ReadonlySet<keyof Counts> = new Set([
+  "pending",
+  "unknown",
+  "unsent",
+]);
+
 /** One row that did not load, with where it came from. */
 export interface RowError {
   /** Line of the source file the row starts on; absent when the API did not say which row. */
