@@ -25,6 +25,7 @@
  * @module
  */
 import type { BiginJobFault, BiginJobInfo } from "./bigin.ts";
+import type { SalesforceJobFault, SalesforceJobInfo } from "./salesforce.ts";
 import type { WorkspanExecutionFault, WorkspanExecutionInfo } from "./workspan.ts";
 
 /** The endpoints a fault can name, in the order a client meets them. */
@@ -37,6 +38,12 @@ export const FAULT_ENDPOINTS = [
   "bigin.job",
   "bigin.details",
   "bigin.download",
+  "sf.token",
+  "sf.create",
+  "sf.upload",
+  "sf.close",
+  "sf.job",
+  "sf.results",
 ] as const;
 
 /**
@@ -44,7 +51,11 @@ export const FAULT_ENDPOINTS = [
  * (`POST /bulk/v1/bulkload_opportunity`), `ws.status` (`GET /bulk/v1/status/…`), `bigin.token`
  * (`POST /oauth/v2/token`), `bigin.upload` (`POST /bigin/v2/upload`), `bigin.job`
  * (`POST /bigin/bulk/v2/write`), `bigin.details` (`GET /bigin/bulk/v2/write/{id}`),
- * `bigin.download` (`GET /v2/bigin/…/bulk-write/{id}/{id}.zip`).
+ * `bigin.download` (`GET /v2/bigin/…/bulk-write/{id}/{id}.zip`), `sf.token`
+ * (`POST /services/oauth2/token`), `sf.create` (`POST /services/data/vXX.X/jobs/ingest`),
+ * `sf.upload` (`PUT …/jobs/ingest/{id}/batches`), `sf.close` (`PATCH …/jobs/ingest/{id}`, closing
+ * or aborting), `sf.job` (`GET …/jobs/ingest/{id}`), `sf.results` (`GET …/jobs/ingest/{id}/
+ * successfulResults|failedResults|unprocessedrecords`).
  */
 export type FaultEndpoint = typeof FAULT_ENDPOINTS[number];
 
@@ -57,9 +68,11 @@ export const FAULT_KINDS = [
   "reset_before",
   "reset_after",
   "malformed_json",
+  "token_expired",
   "stuck",
   "execution_failed",
   "job_failed",
+  "job_failed_partway",
   "result_missing_rows",
 ] as const;
 
@@ -86,17 +99,24 @@ export interface FaultCommon {
  * - `reset_before`: drop the connection without processing; the client's fetch rejects.
  * - `reset_after`: process the request, then drop the connection; the client's fetch rejects.
  * - `malformed_json`: process, then answer with the real status and the body cut in half.
+ * - `token_expired`: answer 401 in the API's expired-token shape without processing; on a
+ *   Salesforce endpoint the access token the request carried stops working too. Not on a token
+ *   endpoint.
  *
  * Execution faults act on the executions or jobs created while they are active (their `after`
  * and `times` count executions or jobs, not requests) and name the endpoint that shows them:
  *
- * - `stuck` (`ws.status`): the execution stays `running` forever and loads nothing.
+ * - `stuck` (`ws.status`, `sf.job`): the execution stays `running` (the Salesforce job
+ *   `InProgress`) forever and loads nothing.
  * - `execution_failed` (`ws.status`): the execution completes with `status_msg` = `message`
  *   (default `"Integration is disabled"`), `success_count` 0, `error_count` = `input_count`,
  *   and loads nothing.
- * - `job_failed` (`bigin.details`): the job ends `FAILED`, writes nothing, has no result.
- * - `result_missing_rows` (`bigin.download`): the job writes every row, but its result CSV
- *   leaves out the last `rows` rows.
+ * - `job_failed` (`bigin.details`, `sf.job`): the job ends `FAILED` (`Failed`), writes nothing,
+ *   has no result (Salesforce: every row unprocessed).
+ * - `job_failed_partway` (`sf.job`): the job processes its first `processed` rows (default half),
+ *   then ends `Failed` with `errorMessage` = `message`; the rest are unprocessed.
+ * - `result_missing_rows` (`bigin.download`, `sf.results`): the job writes every row, but its
+ *   result CSV (Salesforce: the successful results) leaves out the last `rows` rows.
  */
 export type Fault =
   & FaultCommon
@@ -108,9 +128,11 @@ export type Fault =
     | { kind: "reset_before" }
     | { kind: "reset_after" }
     | { kind: "malformed_json" }
+    | { kind: "token_expired" }
     | { kind: "stuck" }
     | { kind: "execution_failed"; message?: string }
     | { kind: "job_failed" }
+    | { kind: "job_failed_partway"; processed?: number; message?: string }
     | { kind: "result_missing_rows"; rows: number }
   );
 
@@ -150,12 +172,13 @@ export class InvalidFaultError extends Error {
 /** Default `status_msg` of an `execution_failed` fault. */
 export const DEFAULT_FAILED_MESSAGE = "Integration is disabled";
 
-/** Execution faults and the one endpoint each is named by. */
-const EXECUTION_KINDS: Partial<Record<FaultKind, FaultEndpoint>> = {
-  stuck: "ws.status",
-  execution_failed: "ws.status",
-  job_failed: "bigin.details",
-  result_missing_rows: "bigin.download",
+/** Execution faults and the endpoints each may be named by (one per API). */
+const EXECUTION_KINDS: Partial<Record<FaultKind, readonly FaultEndpoint[]>> = {
+  stuck: ["ws.status", "sf.job"],
+  execution_failed: ["ws.status"],
+  job_failed: ["bigin.details", "sf.job"],
+  job_failed_partway: ["sf.job"],
+  result_missing_rows: ["bigin.download", "sf.results"],
 };
 
 /** Parameters each kind takes; the first is the one `--fault` syntax gives by position. */
@@ -167,14 +190,19 @@ const PARAMS: Record<FaultKind, readonly string[]> = {
   reset_before: [],
   reset_after: [],
   malformed_json: [],
+  token_expired: [],
   stuck: [],
   execution_failed: ["message"],
   job_failed: [],
+  job_failed_partway: ["processed", "message"],
   result_missing_rows: ["rows"],
 };
 
 const REQUIRED = new Set(["ms", "status", "rows"]);
-const NUMERIC = new Set(["ms", "status", "rows"]);
+const NUMERIC = new Set(["ms", "status", "rows", "processed"]);
+
+const SF_PATH =
+  /^\/services\/data\/v\d+\.\d\/jobs\/ingest(?:\/([^/]+)(?:\/(batches|successfulResults|failedResults|unprocessedrecords))?)?\/?$/;
 
 /**
  * Which endpoint a request is, by method and path; `undefined` when no fault can name it.
@@ -197,8 +225,21 @@ export function endpointOf(method: string, path: string): FaultEndpoint | undefi
         return "bigin.upload";
       case "/bigin/bulk/v2/write":
         return "bigin.job";
+      case "/services/oauth2/token":
+        return "sf.token";
     }
-  } else if (method === "GET") {
+  }
+  const sf = SF_PATH.exec(path);
+  if (sf) {
+    const [, id, sub] = sf;
+    if (method === "POST" && id === undefined) return "sf.create";
+    if (method === "PUT" && sub === "batches") return "sf.upload";
+    if (method === "PATCH" && id !== undefined && sub === undefined) return "sf.close";
+    if (method === "GET" && id !== undefined && sub === undefined) return "sf.job";
+    if (method === "GET" && sub !== undefined && sub !== "batches") return "sf.results";
+    return undefined;
+  }
+  if (method === "GET") {
     if (path.startsWith("/bulk/v1/status/")) return "ws.status";
     if (/^\/bigin\/bulk\/v2\/write\/[^/]+$/.test(path)) return "bigin.details";
     if (/^\/v2\/bigin\/[^/]+\/bulk-write\/[^/]+\/[^/]+\.zip$/.test(path)) return "bigin.download";
@@ -227,8 +268,12 @@ export function checkFault(fault: Fault): Fault {
   }
   const kind = f.kind as FaultKind;
   const only = EXECUTION_KINDS[kind];
-  if (only !== undefined && f.endpoint !== only) {
-    throw fail(`kind "${kind}" applies to endpoint "${only}" only`);
+  if (only !== undefined && !only.includes(f.endpoint as FaultEndpoint)) {
+    const names = only.map((e) => `"${e}"`).join(", ");
+    throw fail(`kind "${kind}" applies to endpoint${only.length > 1 ? "s" : ""} ${names} only`);
+  }
+  if (kind === "token_expired" && String(f.endpoint).endsWith(".token")) {
+    throw fail(`kind "token_expired" does not apply to a token endpoint`);
   }
   const params = PARAMS[kind];
   for (const key of Object.keys(f)) {
@@ -263,6 +308,9 @@ export function checkFault(fault: Fault): Fault {
     if (key === "rows" && !isCount(value, 1)) {
       throw fail(`rows must be a whole number from 1, got ${String(value)}`);
     }
+    if (key === "processed" && !isCount(value, 0)) {
+      throw fail(`processed must be a whole number from 0, got ${String(value)}`);
+    }
     if (!NUMERIC.has(key) && typeof value !== "string") {
       throw fail(`${key} must be a string`);
     }
@@ -286,9 +334,10 @@ function hint(params: readonly string[]): string {
  *
  * `value` is the kind's main parameter: `latency` its delay (`2000`, `2000ms`, `2s`), `status`
  * and `status_after` the status, `too_many_requests` the `Retry-After` value,
- * `execution_failed` the message, `result_missing_rows` the number of rows. `key=value` sets any
- * parameter by name: `times` (a number or `inf`), `after`, `ms`, `status`, `retryAfter`, `body`,
- * `message`, `rows`. Values may hold `:` (an HTTP date does); only `:` followed by a known key
+ * `execution_failed` the message, `result_missing_rows` the number of rows,
+ * `job_failed_partway` the rows processed. `key=value` sets any parameter by name: `times` (a
+ * number or `inf`), `after`, `ms`, `status`, `retryAfter`, `body`, `message`, `rows`,
+ * `processed`. Values may hold `:` (an HTTP date does); only `:` followed by a known key
  * and `=` starts a new part.
  *
  * @throws {InvalidFaultError} on bad syntax or a fault {@linkcode checkFault} refuses
@@ -412,6 +461,8 @@ export interface FaultInjector {
   forExecution(info: WorkspanExecutionInfo): WorkspanExecutionFault | undefined;
   /** For the Bigin simulator's `jobFault` option. */
   forJob(info: BiginJobInfo): BiginJobFault | undefined;
+  /** For the Salesforce simulator's `jobFault` option. */
+  forSalesforceJob(info: SalesforceJobInfo): SalesforceJobFault | undefined;
   /** Cuts every pending latency short; those requests are answered 503 and not processed. */
   close(): void;
 }
@@ -477,11 +528,19 @@ export function createFaultInjector(faults: readonly Fault[] = []): FaultInjecto
     return { delayMs, chosen };
   }
 
-  /** The first open execution fault of the given kinds, counted against every one of them. */
-  function pickExecution(kinds: readonly FaultKind[], target: string): Fault | undefined {
+  /**
+   * The first open execution fault of the given kinds on one API's endpoints (by name prefix),
+   * counted against every one of them.
+   */
+  function pickExecution(
+    kinds: readonly FaultKind[],
+    api: string,
+    target: string,
+  ): Fault | undefined {
     let chosen: Fault | undefined;
     for (const slot of slots) {
-      if (!kinds.includes(slot.fault.kind) || !opens(slot) || chosen) continue;
+      const { kind, endpoint } = slot.fault;
+      if (!kinds.includes(kind) || !endpoint.startsWith(api) || !opens(slot) || chosen) continue;
       chosen = slot.fault;
       fire(slot, { target });
     }
@@ -538,6 +597,9 @@ export function createFaultInjector(faults: readonly Fault[] = []): FaultInjecto
         case "too_many_requests":
           await discard(request);
           return done(faultAnswer(endpoint, 429, chosen.retryAfter ?? "1", undefined));
+        case "token_expired":
+          await discard(request);
+          return done(expiredAnswer(endpoint));
         case "reset_before":
           drop();
           return done(new Response(null, { status: 500 }), true);
@@ -566,7 +628,7 @@ export function createFaultInjector(faults: readonly Fault[] = []): FaultInjecto
       }
     },
     forExecution(info) {
-      const fault = pickExecution(["stuck", "execution_failed"], info.executionId);
+      const fault = pickExecution(["stuck", "execution_failed"], "ws.", info.executionId);
       if (fault?.kind === "stuck") return { kind: "stuck" };
       if (fault?.kind === "execution_failed") {
         return { kind: "failed", message: fault.message ?? DEFAULT_FAILED_MESSAGE };
@@ -574,9 +636,33 @@ export function createFaultInjector(faults: readonly Fault[] = []): FaultInjecto
       return undefined;
     },
     forJob(info) {
-      const fault = pickExecution(["job_failed", "result_missing_rows"], info.id);
+      const fault = pickExecution(["job_failed", "result_missing_rows"], "bigin.", info.id);
       if (fault?.kind === "job_failed") return { kind: "failed" };
       if (fault?.kind === "result_missing_rows") return { kind: "missingRows", rows: fault.rows };
+      return undefined;
+    },
+    forSalesforceJob(info) {
+      const kinds: FaultKind[] = [
+        "stuck",
+        "job_failed",
+        "job_failed_partway",
+        "result_missing_rows",
+      ];
+      const fault = pickExecution(kinds, "sf.", info.id);
+      switch (fault?.kind) {
+        case "stuck":
+          return { kind: "stuck" };
+        case "job_failed":
+          return { kind: "failed" };
+        case "job_failed_partway": {
+          const out: SalesforceJobFault = { kind: "partway" };
+          if (fault.processed !== undefined) out.processed = fault.processed;
+          if (fault.message !== undefined) out.message = fault.message;
+          return out;
+        }
+        case "result_missing_rows":
+          return { kind: "missingRows", rows: fault.rows };
+      }
       return undefined;
     },
     close() {
@@ -613,9 +699,42 @@ const REASONS: Record<number, string> = {
   504: "Gateway Timeout",
 };
 
+/** Salesforce's `errorCode` for a status a fault answers with. */
+const SF_CODES: Record<number, string> = {
+  401: "INVALID_SESSION_ID",
+  403: "REQUEST_LIMIT_EXCEEDED",
+  404: "NOT_FOUND",
+  429: "REQUEST_LIMIT_EXCEEDED",
+  500: "UNKNOWN_EXCEPTION",
+  503: "SERVER_UNAVAILABLE",
+};
+
+/** The 401 each API gives an expired access token. */
+function expiredAnswer(endpoint: FaultEndpoint): Response {
+  if (endpoint.startsWith("sf.")) {
+    return Response.json([{
+      message: "Session expired or invalid",
+      errorCode: "INVALID_SESSION_ID",
+    }], {
+      status: 401,
+    });
+  }
+  if (endpoint.startsWith("ws.")) {
+    return Response.json({ message: "Authorization Error" }, {
+      status: 401,
+      headers: { "www-authenticate": "Bearer" },
+    });
+  }
+  return Response.json(
+    { status: "error", code: "INVALID_TOKEN", message: "invalid oauth token", details: {} },
+    { status: 401 },
+  );
+}
+
 /**
  * An error answer in the API's own shape: WorkSpan's `{"message"}`, Zoho's
- * `{"status":"error","code","message","details"}`; or `body` as given.
+ * `{"status":"error","code","message","details"}`, Salesforce's `[{"errorCode","message"}]` (OAuth's
+ * `{"error","error_description"}` on its token endpoint); or `body` as given.
  */
 function faultAnswer(
   endpoint: FaultEndpoint,
@@ -636,6 +755,14 @@ function faultAnswer(
     return new Response(body, { status, headers });
   }
   const reason = REASONS[status] ?? "Error";
+  if (endpoint === "sf.token") {
+    const error = status >= 500 ? "server_error" : "invalid_request";
+    return Response.json({ error, error_description: reason }, { status, headers });
+  }
+  if (endpoint.startsWith("sf.")) {
+    const errorCode = SF_CODES[status] ?? reason.toUpperCase().replaceAll(" ", "_");
+    return Response.json([{ errorCode, message: reason }], { status, headers });
+  }
   const answer = endpoint.startsWith("ws.") ? { message: reason } : {
     status: "error",
     code: reason.toUpperCase().replaceAll(" ", "_"),

@@ -219,8 +219,14 @@ Deno.test("parseFault refuses unknown endpoints and kinds, bad values and mispla
     ["ws.upload:status:503:times=0", /times must be a whole number from 1, or Infinity, got 0/],
     ["ws.upload:status:503:times=3:times=4", /"times" is given twice/],
     ["ws.status:latency:soon", /cannot read duration "soon"/],
-    ["ws.upload:stuck", /kind "stuck" applies to endpoint "ws\.status" only/],
-    ["bigin.details:result_missing_rows:1", /applies to endpoint "bigin\.download" only/],
+    ["ws.upload:stuck", /kind "stuck" applies to endpoints "ws\.status", "sf\.job" only/],
+    [
+      "bigin.details:result_missing_rows:1",
+      /applies to endpoints "bigin\.download", "sf\.results" only/,
+    ],
+    ["ws.upload:execution_failed", /kind "execution_failed" applies to endpoint "ws\.status" only/],
+    ["sf.token:token_expired", /"token_expired" does not apply to a token endpoint/],
+    ["sf.job:job_failed_partway:processed=x", /processed must be a whole number, got "x"/],
   ];
   for (const [text, message] of cases) {
     assert.throws(() => parseFault(text), (e: unknown) => {
@@ -242,6 +248,12 @@ Deno.test("endpointOf names each endpoint by method and path, and nothing else",
     ["POST", "/bigin/bulk/v2/write", "bigin.job"],
     ["GET", "/bigin/bulk/v2/write/111111000002300002", "bigin.details"],
     ["GET", "/v2/bigin/org6196138/bulk-write/111/111.zip", "bigin.download"],
+    ["POST", "/services/oauth2/token", "sf.token"],
+    ["POST", "/services/data/v62.0/jobs/ingest", "sf.create"],
+    ["PUT", "/services/data/v62.0/jobs/ingest/750SB0000000001AAA/batches", "sf.upload"],
+    ["PATCH", "/services/data/v62.0/jobs/ingest/750SB0000000001AAA", "sf.close"],
+    ["GET", "/services/data/v62.0/jobs/ingest/750SB0000000001AAA", "sf.job"],
+    ["GET", "/services/data/v62.0/jobs/ingest/750SB0000000001AAA/failedResults/", "sf.results"],
   ];
   for (const [method, path, endpoint] of named) assert.equal(endpointOf(method, path), endpoint);
   assert.deepEqual(named.map((n) => n[2]), [...FAULT_ENDPOINTS]);

@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { type Sandbox, startSandbox } from "./server.ts";
 import { demo, DEMO_SANDBOX, DEMO_STAGES } from "./demo.ts";
 import { type Fault, formatFault, InvalidFaultError, parseFault } from "./faults.ts";
+import { SALESFORCE_DEFAULTS } from "./salesforce.ts";
 import { WORKSPAN_DEFAULTS, type WorkspanSandboxOptions } from "./workspan.ts";
 
 /** A problem with the command line; `main` prints it with the usage and exits with 2. */
@@ -41,7 +42,7 @@ export const DEFAULT_PORT = 8787;
 /** Usage text for `--help` and usage errors. */
 export const USAGE = `Usage: deno task sandbox [serve] [options]
 
-Runs the WorkSpan and Bigin API simulators on 127.0.0.1 until Ctrl-C.
+Runs the WorkSpan, Bigin and Salesforce Bulk API 2.0 simulators on 127.0.0.1 until Ctrl-C.
 
 Options of serve:
   --port <n>          port on 127.0.0.1 (default ${DEFAULT_PORT}; 0 picks a free one)
@@ -55,11 +56,14 @@ Options of serve:
                         ws.upload:reset_after:times=inf   every upload: processed, then cut
                         ws.status:latency:2s:times=3      next 3 polls: wait 2 s first
                         bigin.job:too_many_requests:5:after=1   2nd job request: 429
+                        sf.job:job_failed_partway:processed=2   next closed job fails after 2 rows
+                        sf.upload:token_expired           next upload: 401, its token revoked
                       endpoints: ws.token ws.upload ws.status bigin.token bigin.upload
-                        bigin.job bigin.details bigin.download
+                        bigin.job bigin.details bigin.download sf.token sf.create sf.upload
+                        sf.close sf.job sf.results
                       kinds: latency status status_after too_many_requests reset_before
-                        reset_after malformed_json stuck execution_failed job_failed
-                        result_missing_rows
+                        reset_after malformed_json token_expired stuck execution_failed
+                        job_failed job_failed_partway result_missing_rows
   --verbose           print one line per request
   -h, --help          show this help`;
 
@@ -162,6 +166,9 @@ export function describeSandbox(url: string, options: ServeOptions): string {
     }`,
     "Zoho Bigin Bulk Write API:",
     `  base URL:       ${url}`,
+    "Salesforce Bulk API 2.0 (ingest):",
+    `  instance URL:   ${url} (POST ${url}/services/oauth2/token, client_credentials or refresh_token)`,
+    `  objects:        Opportunity (Name, StageName, CloseDate required; External_Ref__c external id)`,
     ...(options.faults?.length
       ? ["Faults:", ...options.faults.map((f) => `  ${formatFault(f)}`)]
       : []),
@@ -171,6 +178,7 @@ export function describeSandbox(url: string, options: ServeOptions): string {
     `  export WORKSPAN_BASE_URL=${url} WORKSPAN_TOKEN=${token}`,
     `  export BIGIN_BASE_URL=${url} BIGIN_ORG_ID=sandbox-org`,
     "  export ZOHO_CLIENT_ID=sandbox-client ZOHO_CLIENT_SECRET=sandbox-secret ZOHO_REFRESH_TOKEN=sandbox-refresh-token",
+    `  export SALESFORCE_INSTANCE_URL=${url} SALESFORCE_CLIENT_ID=${SALESFORCE_DEFAULTS.clientId} SALESFORCE_CLIENT_SECRET=${SALESFORCE_DEFAULTS.clientSecret}`,
     "  deno task run pipelines/workspan-opportunities.yaml",
     "",
     "Press Ctrl-C to stop.",

@@ -1,6 +1,6 @@
 /**
- * The local sandbox: simulators of the WorkSpan Bulk API and the Zoho Bigin Bulk Write API on one
- * loopback port, with switchable faults (`./faults.ts`). A product feature (`deno task sandbox`,
+ * The local sandbox: simulators of the WorkSpan Bulk API, the Zoho Bigin Bulk Write API and
+ * Salesforce Bulk API 2.0 ingest on one loopback port, with switchable faults (`./faults.ts`). A product feature (`deno task sandbox`,
  * `deno task demo`); the runner never imports it.
  *
  * Each simulator exposes `handle(req, url, origin)`, answering the requests that are its own and
@@ -22,6 +22,11 @@ import {
   type FaultStatus,
 } from "./faults.ts";
 import {
+  createSalesforceSandbox,
+  type SalesforceSandbox,
+  type SalesforceSandboxOptions,
+} from "./salesforce.ts";
+import {
   createWorkspanSandbox,
   type WorkspanSandbox,
   type WorkspanSandboxOptions,
@@ -32,6 +37,7 @@ export interface SandboxOptions {
   port?: number;
   workspan?: WorkspanSandboxOptions;
   bigin?: BiginSandboxOptions;
+  salesforce?: SalesforceSandboxOptions;
   /** Faults active from the start (see `./faults.ts`); replace them with `setFaults`. */
   faults?: readonly Fault[];
   /** Called with one line per request, for `deno task sandbox --verbose`. */
@@ -44,6 +50,7 @@ export interface Sandbox {
   port: number;
   workspan: WorkspanSandbox;
   bigin: BiginSandbox;
+  salesforce: SalesforceSandbox;
   /**
    * Replaces the active faults; each counts its `after` and `times` afresh. The log is kept.
    *
@@ -66,7 +73,7 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-/** Starts both simulators on 127.0.0.1. Always `close()` it. */
+/** Starts the simulators on 127.0.0.1. Always `close()` it. */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const faults = createFaultInjector(options.faults);
   const ownExecutionFault = options.workspan?.executionFault;
@@ -78,6 +85,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const bigin = createBiginSandbox({
     ...options.bigin,
     jobFault: (info) => ownJobFault?.(info) ?? faults.forJob(info),
+  });
+  const ownSfFault = options.salesforce?.jobFault;
+  const salesforce = createSalesforceSandbox({
+    ...options.salesforce,
+    jobFault: (info) => ownSfFault?.(info) ?? faults.forSalesforceJob(info),
   });
 
   let inFlight = 0;
@@ -91,10 +103,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       return Response.json({
         workspan: workspan.state(),
         bigin: bigin.state(),
+        salesforce: salesforce.state(),
         faults: { active: faults.active(), log: faults.log },
       });
     }
-    const res = (await workspan.handle(req, url, origin)) ?? (await bigin.handle(req, url, origin));
+    const res = (await workspan.handle(req, url, origin)) ??
+      (await bigin.handle(req, url, origin)) ?? (await salesforce.handle(req, url, origin));
     return res ?? Response.json({ message: `No sandbox route for ${req.method} ${url.pathname}` }, {
       status: 404,
     });
@@ -109,7 +123,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       try {
         const url = new URL(req.url);
         const endpoint = endpointOf(req.method, url.pathname);
+        const auth = req.headers.get("authorization");
         const out = await faults.handle(req, endpoint, dispatch, () => link?.close());
+        // An expired session stays expired: the client must get a new token, as with Salesforce.
+        if (out.fault === "token_expired" && endpoint?.startsWith("sf.") && auth) {
+          salesforce.expireToken(auth);
+        }
         const fault = out.fault ? ` [fault ${out.fault}]` : "";
         const delay = out.delayedMs > 0 ? ` [latency ${out.delayedMs}ms]` : "";
         const answer = out.dropped ? "connection dropped" : String(out.response.status);
@@ -143,6 +162,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     port: relay.port,
     workspan,
     bigin,
+    salesforce,
     setFaults: (list) => faults.set(list),
     faultLog: faults.log,
     faults: () => faults.active(),
