@@ -25,39 +25,12 @@
  * @module
  */
 import type { BiginJobFault, BiginJobInfo } from "./bigin.ts";
+import { discard, expiredAnswer, faultAnswer } from "./_fault_answers.ts";
+import { endpointOf, FAULT_ENDPOINTS, type FaultEndpoint } from "./_fault_endpoints.ts";
 import type { SalesforceJobFault, SalesforceJobInfo } from "./salesforce.ts";
 import type { WorkspanExecutionFault, WorkspanExecutionInfo } from "./workspan.ts";
 
-/** The endpoints a fault can name, in the order a client meets them. */
-export const FAULT_ENDPOINTS = [
-  "ws.token",
-  "ws.upload",
-  "ws.status",
-  "bigin.token",
-  "bigin.upload",
-  "bigin.job",
-  "bigin.details",
-  "bigin.download",
-  "sf.token",
-  "sf.create",
-  "sf.upload",
-  "sf.close",
-  "sf.job",
-  "sf.results",
-] as const;
-
-/**
- * An endpoint by name: `ws.token` (`POST /oauth/token`), `ws.upload`
- * (`POST /bulk/v1/bulkload_opportunity`), `ws.status` (`GET /bulk/v1/status/…`), `bigin.token`
- * (`POST /oauth/v2/token`), `bigin.upload` (`POST /bigin/v2/upload`), `bigin.job`
- * (`POST /bigin/bulk/v2/write`), `bigin.details` (`GET /bigin/bulk/v2/write/{id}`),
- * `bigin.download` (`GET /v2/bigin/…/bulk-write/{id}/{id}.zip`), `sf.token`
- * (`POST /services/oauth2/token`), `sf.create` (`POST /services/data/vXX.X/jobs/ingest`),
- * `sf.upload` (`PUT …/jobs/ingest/{id}/batches`), `sf.close` (`PATCH …/jobs/ingest/{id}`, closing
- * or aborting), `sf.job` (`GET …/jobs/ingest/{id}`), `sf.results` (`GET …/jobs/ingest/{id}/
- * successfulResults|failedResults|unprocessedrecords`).
- */
-export type FaultEndpoint = typeof FAULT_ENDPOINTS[number];
+export { endpointOf, FAULT_ENDPOINTS, type FaultEndpoint };
 
 /** Every kind of fault; see {@linkcode Fault}. */
 export const FAULT_KINDS = [
@@ -200,52 +173,6 @@ const PARAMS: Record<FaultKind, readonly string[]> = {
 
 const REQUIRED = new Set(["ms", "status", "rows"]);
 const NUMERIC = new Set(["ms", "status", "rows", "processed"]);
-
-const SF_PATH =
-  /^\/services\/data\/v\d+\.\d\/jobs\/ingest(?:\/([^/]+)(?:\/(batches|successfulResults|failedResults|unprocessedrecords))?)?\/?$/;
-
-/**
- * Which endpoint a request is, by method and path; `undefined` when no fault can name it.
- *
- * @example
- * ```ts
- * endpointOf("GET", "/bulk/v1/status/WS-Integration_demo"); // "ws.status"
- * ```
- */
-export function endpointOf(method: string, path: string): FaultEndpoint | undefined {
-  if (method === "POST") {
-    switch (path) {
-      case "/oauth/token":
-        return "ws.token";
-      case "/bulk/v1/bulkload_opportunity":
-        return "ws.upload";
-      case "/oauth/v2/token":
-        return "bigin.token";
-      case "/bigin/v2/upload":
-        return "bigin.upload";
-      case "/bigin/bulk/v2/write":
-        return "bigin.job";
-      case "/services/oauth2/token":
-        return "sf.token";
-    }
-  }
-  const sf = SF_PATH.exec(path);
-  if (sf) {
-    const [, id, sub] = sf;
-    if (method === "POST" && id === undefined) return "sf.create";
-    if (method === "PUT" && sub === "batches") return "sf.upload";
-    if (method === "PATCH" && id !== undefined && sub === undefined) return "sf.close";
-    if (method === "GET" && id !== undefined && sub === undefined) return "sf.job";
-    if (method === "GET" && sub !== undefined && sub !== "batches") return "sf.results";
-    return undefined;
-  }
-  if (method === "GET") {
-    if (path.startsWith("/bulk/v1/status/")) return "ws.status";
-    if (/^\/bigin\/bulk\/v2\/write\/[^/]+$/.test(path)) return "bigin.details";
-    if (/^\/v2\/bigin\/[^/]+\/bulk-write\/[^/]+\/[^/]+\.zip$/.test(path)) return "bigin.download";
-  }
-  return undefined;
-}
 
 /**
  * Checks a fault and returns a copy of it.
@@ -654,12 +581,8 @@ export function createFaultInjector(faults: readonly Fault[] = []): FaultInjecto
           return { kind: "stuck" };
         case "job_failed":
           return { kind: "failed" };
-        case "job_failed_partway": {
-          const out: SalesforceJobFault = { kind: "partway" };
-          if (fault.processed !== undefined) out.processed = fault.processed;
-          if (fault.message !== undefined) out.message = fault.message;
-          return out;
-        }
+        case "job_failed_partway":
+          return { kind: "partway", processed: fault.processed, message: fault.message };
         case "result_missing_rows":
           return { kind: "missingRows", rows: fault.rows };
       }
@@ -674,100 +597,4 @@ export function createFaultInjector(faults: readonly Fault[] = []): FaultInjecto
       pending.clear();
     },
   };
-}
-
-/** Reads and drops a request body, so the client can finish sending before it gets the answer. */
-async function discard(req: Request): Promise<void> {
-  try {
-    await req.body?.pipeTo(new WritableStream());
-  } catch {
-    // The client went away: nothing left to answer anyway.
-  }
-}
-
-const REASONS: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  408: "Request Timeout",
-  409: "Conflict",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  504: "Gateway Timeout",
-};
-
-/** Salesforce's `errorCode` for a status a fault answers with. */
-const SF_CODES: Record<number, string> = {
-  401: "INVALID_SESSION_ID",
-  403: "REQUEST_LIMIT_EXCEEDED",
-  404: "NOT_FOUND",
-  429: "REQUEST_LIMIT_EXCEEDED",
-  500: "UNKNOWN_EXCEPTION",
-  503: "SERVER_UNAVAILABLE",
-};
-
-/** The 401 each API gives an expired access token. */
-function expiredAnswer(endpoint: FaultEndpoint): Response {
-  if (endpoint.startsWith("sf.")) {
-    return Response.json([{
-      message: "Session expired or invalid",
-      errorCode: "INVALID_SESSION_ID",
-    }], {
-      status: 401,
-    });
-  }
-  if (endpoint.startsWith("ws.")) {
-    return Response.json({ message: "Authorization Error" }, {
-      status: 401,
-      headers: { "www-authenticate": "Bearer" },
-    });
-  }
-  return Response.json(
-    { status: "error", code: "INVALID_TOKEN", message: "invalid oauth token", details: {} },
-    { status: 401 },
-  );
-}
-
-/**
- * An error answer in the API's own shape: WorkSpan's `{"message"}`, Zoho's
- * `{"status":"error","code","message","details"}`, Salesforce's `[{"errorCode","message"}]` (OAuth's
- * `{"error","error_description"}` on its token endpoint); or `body` as given.
- */
-function faultAnswer(
-  endpoint: FaultEndpoint,
-  status: number,
-  retryAfter: string | undefined,
-  body: string | undefined,
-): Response {
-  const headers = new Headers();
-  if (retryAfter !== undefined) headers.set("retry-after", retryAfter);
-  if (body !== undefined) {
-    let json = true;
-    try {
-      JSON.parse(body);
-    } catch {
-      json = false;
-    }
-    headers.set("content-type", json ? "application/json" : "text/plain; charset=utf-8");
-    return new Response(body, { status, headers });
-  }
-  const reason = REASONS[status] ?? "Error";
-  if (endpoint === "sf.token") {
-    const error = status >= 500 ? "server_error" : "invalid_request";
-    return Response.json({ error, error_description: reason }, { status, headers });
-  }
-  if (endpoint.startsWith("sf.")) {
-    const errorCode = SF_CODES[status] ?? reason.toUpperCase().replaceAll(" ", "_");
-    return Response.json([{ errorCode, message: reason }], { status, headers });
-  }
-  const answer = endpoint.startsWith("ws.") ? { message: reason } : {
-    status: "error",
-    code: reason.toUpperCase().replaceAll(" ", "_"),
-    message: reason,
-    details: {},
-  };
-  return Response.json(answer, { status, headers });
 }

@@ -29,7 +29,17 @@ import {
   shuffle,
   writeResultCsv,
 } from "./_salesforce_csv.ts";
-import { SALESFORCE_OBJECTS, type SalesforceObject } from "./_salesforce_objects.ts";
+import { createSalesforceAuth } from "./_salesforce_auth.ts";
+import {
+  type Job,
+  jobInfoOf,
+  readJobSpec,
+  salesforceError,
+  type SalesforceJobFault,
+  type SalesforceJobState,
+  SfError,
+} from "./_salesforce_http.ts";
+import { SALESFORCE_OBJECTS } from "./_salesforce_objects.ts";
 import {
   checkHeader,
   emptyStore,
@@ -40,6 +50,11 @@ import {
 } from "./_salesforce_process.ts";
 
 export { OPPORTUNITY_STAGES } from "./_salesforce_objects.ts";
+export {
+  salesforceError,
+  type SalesforceJobFault,
+  type SalesforceJobState,
+} from "./_salesforce_http.ts";
 export type { SalesforceOperation } from "./_salesforce_process.ts";
 
 /** Options of the Salesforce simulator; all optional. */
@@ -85,27 +100,6 @@ export interface SalesforceJobInfo {
   object: string;
   operation: SalesforceOperation;
 }
-
-/**
- * A fault given to one job: `failed` ends it `Failed` having processed nothing; `partway` ends
- * it `Failed` after processing the first `processed` rows (default half), the rest unprocessed;
- * `stuck` stays `InProgress` forever; `missingRows` processes every row but leaves the last
- * `rows` rows out of the successful-results file.
- */
-export type SalesforceJobFault =
-  | { kind: "failed"; message?: string }
-  | { kind: "partway"; processed?: number; message?: string }
-  | { kind: "stuck" }
-  | { kind: "missingRows"; rows: number };
-
-/** A job's state. */
-export type SalesforceJobState =
-  | "Open"
-  | "UploadComplete"
-  | "InProgress"
-  | "JobComplete"
-  | "Failed"
-  | "Aborted";
 
 /** What the sandbox reports of one job. JSON-safe. */
 export interface SalesforceJobSummary {
@@ -162,62 +156,9 @@ export interface SalesforceSandbox {
   expireAllTokens(): void;
 }
 
-type Results = { success: string[][]; failed: string[][]; unprocessed: string[][] };
-
-interface Job {
-  id: string;
-  object: SalesforceObject;
-  operation: SalesforceOperation;
-  externalIdFieldName: string | undefined;
-  lineEnding: LineEnding;
-  columnDelimiter: ColumnDelimiter;
-  apiVersion: string;
-  createdAt: number;
-  modifiedAt: number;
-  state: "Open" | "UploadComplete" | "Aborted";
-  uploads: Uint8Array[];
-  closedAt?: number;
-  fault?: SalesforceJobFault;
-  seed: number;
-  done?: {
-    state: "JobComplete" | "Failed" | "Aborted";
-    processed: number;
-    failed: number;
-    errorMessage?: string;
-    header: string[];
-    results: Results;
-  };
-}
-
-/** A request error on its way to becoming Salesforce's `[{errorCode, message}]` answer. */
-class SfError extends Error {
-  constructor(readonly status: number, readonly errorCode: string, message: string) {
-    super(message);
-  }
-}
-
 const MIN_VERSION = 47;
-const USER_ID = "005SB0000000001AAA";
-const ORG_ID = "00DSB0000000001AAA";
-const SESSION_EXPIRED = "Session expired or invalid";
 const JOB_PATH =
   /^\/services\/data\/v(\d+\.\d)\/jobs\/ingest(?:\/([^/]+)(?:\/(batches|successfulResults|failedResults|unprocessedrecords))?)?\/?$/;
-
-/** The sandbox's answer to an API error, in Salesforce's shape. */
-export function salesforceError(status: number, errorCode: string, message: string): Response {
-  return Response.json([{ errorCode, message }], { status });
-}
-
-function sfTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/Z$/, "+0000");
-}
-
-function randomHex(bytes: number): string {
-  return Array.from(
-    crypto.getRandomValues(new Uint8Array(bytes)),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
-}
 
 /**
  * Creates the Salesforce simulator.
@@ -235,10 +176,16 @@ export function createSalesforceSandbox(
   const d = SALESFORCE_DEFAULTS;
   const processingMs = options.processingMs ?? d.processingMs;
   const maxUploadBytes = options.maxUploadBytes ?? d.maxUploadBytes;
-  const tokenTtlMs = options.tokenTtlMs ?? d.tokenTtlMs;
   const now = options.now ?? Date.now;
-  const tokens = new Map<string, { expiresAt: number; usesLeft?: number; revoked: boolean }>();
-  let tokenGrants = 0;
+  const auth = createSalesforceAuth({
+    clientId: options.clientId ?? d.clientId,
+    clientSecret: options.clientSecret ?? d.clientSecret,
+    refreshToken: options.refreshToken ?? d.refreshToken,
+    token: options.token,
+    tokenTtlMs: options.tokenTtlMs ?? d.tokenTtlMs,
+    expireTokensAfterUses: options.expireTokensAfterUses,
+    now,
+  });
   const jobs = new Map<string, Job>();
   const stores = new Map<string, ObjectStore>(
     [...SALESFORCE_OBJECTS.values()].map((o) => [o.name, emptyStore(o)]),
@@ -246,122 +193,14 @@ export function createSalesforceSandbox(
   let seq = 0;
   const nextId = (prefix: string) => `${prefix}SB${String(++seq).padStart(10, "0")}AAA`;
 
-  // ---- auth ---------------------------------------------------------------------------------
-
-  function authenticate(req: Request): void {
-    const m = /^(?:Bearer|OAuth)\s+(\S+)$/i.exec((req.headers.get("authorization") ?? "").trim());
-    const token = m?.[1];
-    if (token !== undefined && options.token !== undefined && token === options.token) return;
-    const t = token === undefined ? undefined : tokens.get(token);
-    if (!t || t.revoked || now() >= t.expiresAt || (t.usesLeft !== undefined && t.usesLeft <= 0)) {
-      throw new SfError(401, "INVALID_SESSION_ID", SESSION_EXPIRED);
-    }
-    if (t.usesLeft !== undefined) t.usesLeft--;
-  }
-
-  async function grantToken(req: Request, origin: string): Promise<Response> {
-    const oauthError = (error: string, description: string) =>
-      Response.json({ error, error_description: description }, { status: 400 });
-    const params = new URLSearchParams(await req.text());
-    const grant = params.get("grant_type");
-    if (grant !== "client_credentials" && grant !== "refresh_token") {
-      return oauthError("unsupported_grant_type", "grant type not supported");
-    }
-    const clientId = options.clientId ?? d.clientId;
-    const clientSecret = options.clientSecret ?? d.clientSecret;
-    if (
-      params.get("client_id") !== clientId ||
-      (grant === "client_credentials" && params.get("client_secret") !== clientSecret) ||
-      (params.has("client_secret") && params.get("client_secret") !== clientSecret)
-    ) {
-      return oauthError("invalid_client", "invalid client credentials");
-    }
-    if (
-      grant === "refresh_token" &&
-      params.get("refresh_token") !== (options.refreshToken ?? d.refreshToken)
-    ) {
-      return oauthError("invalid_grant", "expired access/refresh token");
-    }
-    tokenGrants++;
-    const accessToken = `${ORG_ID}!${randomHex(24)}`;
-    const issuedAt = now();
-    tokens.set(accessToken, {
-      expiresAt: issuedAt + tokenTtlMs,
-      usesLeft: options.expireTokensAfterUses,
-      revoked: false,
-    });
-    return Response.json({
-      access_token: accessToken,
-      signature: btoa(randomHex(16)),
-      scope: "api",
-      instance_url: origin,
-      id: `${origin}/id/${ORG_ID}/${USER_ID}`,
-      token_type: "Bearer",
-      issued_at: String(issuedAt),
-    });
-  }
-
   // ---- jobs ---------------------------------------------------------------------------------
 
   async function createJob(req: Request, version: string): Promise<Response> {
-    const text = await req.text();
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (e) {
-      throw new SfError(400, "JSON_PARSER_ERROR", `Cannot read the request body: ${e}`);
-    }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      throw new SfError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object");
-    }
-    const b = body as Record<string, unknown>;
-    const invalid = (message: string) => new SfError(400, "INVALIDJOB", `InvalidJob : ${message}`);
-    if (typeof b.object !== "string" || b.object === "") {
-      throw invalid("Required field object is missing");
-    }
-    const object = SALESFORCE_OBJECTS.get(b.object);
-    if (!object) {
-      throw new SfError(400, "INVALIDENTITY", `sObject type '${b.object}' is not supported.`);
-    }
-    const ops = ["insert", "update", "upsert", "delete", "hardDelete"];
-    if (typeof b.operation !== "string" || !ops.includes(b.operation)) {
-      throw invalid(`Invalid operation: ${String(b.operation)}, expected one of ${ops.join(", ")}`);
-    }
-    const operation = b.operation as SalesforceOperation;
-    const contentType = b.contentType ?? "CSV";
-    if (contentType !== "CSV") throw invalid(`Invalid contentType: ${String(contentType)}`);
-    const lineEnding = b.lineEnding ?? "LF";
-    if (lineEnding !== "LF" && lineEnding !== "CRLF") {
-      throw invalid(`Invalid lineEnding: ${String(lineEnding)}`);
-    }
-    const delimiter = b.columnDelimiter ?? "COMMA";
-    if (typeof delimiter !== "string" || !Object.hasOwn(COLUMN_DELIMITERS, delimiter)) {
-      throw invalid(`Invalid columnDelimiter: ${String(delimiter)}`);
-    }
-    let externalIdFieldName: string | undefined;
-    if (operation === "upsert") {
-      const name = b.externalIdFieldName;
-      if (typeof name !== "string" || name === "") {
-        throw invalid(
-          `External ID was blank for ${object.name}. An External ID must be specified for upsert.`,
-        );
-      }
-      const field = object.fields.find((f) => f.name.toLowerCase() === name.toLowerCase());
-      if (!field || !(field.externalId || field.name === "Id")) {
-        throw invalid(
-          `Field name provided, ${name} is not an External ID or indexed field for ${object.name}`,
-        );
-      }
-      externalIdFieldName = field.name;
-    }
+    const spec = readJobSpec(await req.text());
     const at = now();
     const job: Job = {
       id: nextId("750"),
-      object,
-      operation,
-      externalIdFieldName,
-      lineEnding,
-      columnDelimiter: delimiter as ColumnDelimiter,
+      ...spec,
       apiVersion: version,
       createdAt: at,
       modifiedAt: at,
@@ -372,7 +211,7 @@ export function createSalesforceSandbox(
         : Math.floor(Math.random() * 2 ** 32),
     };
     jobs.set(job.id, job);
-    return Response.json(jobInfo(job, false));
+    return Response.json(jobInfoOf(job, stateOf(job), false, processingMs));
   }
 
   async function uploadData(req: Request, job: Job): Promise<Response> {
@@ -441,7 +280,7 @@ export function createSalesforceSandbox(
         object: job.object.name,
         operation: job.operation,
       });
-      return Response.json(jobInfo(job, false));
+      return Response.json(jobInfoOf(job, stateOf(job), false, processingMs));
     }
     if (wanted === "Aborted") {
       if (job.done) {
@@ -450,7 +289,7 @@ export function createSalesforceSandbox(
       job.state = "Aborted";
       job.modifiedAt = now();
       finish(job, "Aborted", [], rowsOf(job).rows, rowsOf(job).header);
-      return Response.json(jobInfo(job, false));
+      return Response.json(jobInfoOf(job, stateOf(job), false, processingMs));
     }
     throw new SfError(400, "INVALIDJOBSTATE", `Invalid state: ${String(wanted)}`);
   }
@@ -553,47 +392,6 @@ export function createSalesforceSandbox(
 
   // ---- answers ------------------------------------------------------------------------------
 
-  function jobInfo(job: Job, full: boolean): Record<string, unknown> {
-    const info: Record<string, unknown> = {
-      id: job.id,
-      operation: job.operation,
-      object: job.object.name,
-      createdById: USER_ID,
-      createdDate: sfTime(job.createdAt),
-      systemModstamp: sfTime(job.modifiedAt),
-      state: stateOf(job),
-    };
-    if (job.externalIdFieldName) info.externalIdFieldName = job.externalIdFieldName;
-    Object.assign(info, {
-      concurrencyMode: "Parallel",
-      contentType: "CSV",
-      apiVersion: Number(job.apiVersion),
-    });
-    if (!full) {
-      if (job.state === "Open") {
-        info.contentUrl = `services/data/v${job.apiVersion}/jobs/ingest/${job.id}/batches`;
-      }
-      return Object.assign(info, {
-        lineEnding: job.lineEnding,
-        columnDelimiter: job.columnDelimiter,
-      });
-    }
-    const done = job.done;
-    Object.assign(info, {
-      jobType: "V2Ingest",
-      lineEnding: job.lineEnding,
-      columnDelimiter: job.columnDelimiter,
-      numberRecordsProcessed: done?.processed ?? 0,
-      numberRecordsFailed: done?.failed ?? 0,
-      retries: 0,
-      totalProcessingTime: done ? processingMs : 0,
-      apiActiveProcessingTime: done ? Math.round(processingMs / 2) : 0,
-      apexProcessingTime: 0,
-    });
-    if (done?.errorMessage !== undefined) info.errorMessage = done.errorMessage;
-    return info;
-  }
-
   function results(job: Job, kind: string): Response {
     const state = stateOf(job);
     if (!job.done) {
@@ -646,12 +444,12 @@ export function createSalesforceSandbox(
         );
       }
     };
-    authenticate(req);
+    auth.authenticate(req);
     if (id === undefined) {
       allow(["GET", "POST"]);
       if (req.method === "POST") return await createJob(req, version);
       settleDue();
-      const records = [...jobs.values()].map((j) => jobInfo(j, false));
+      const records = [...jobs.values()].map((j) => jobInfoOf(j, stateOf(j), false, processingMs));
       return Response.json({ done: true, records, nextRecordsUrl: null });
     }
     const job = jobs.get(id);
@@ -678,11 +476,7 @@ export function createSalesforceSandbox(
       jobs.delete(job.id);
       return new Response(null, { status: 204 });
     }
-    return Response.json(jobInfo(job, true));
-  }
-
-  function tokenOf(text: string): string {
-    return /^(?:Bearer|OAuth)\s+(\S+)$/i.exec(text.trim())?.[1] ?? text.trim();
+    return Response.json(jobInfoOf(job, stateOf(job), true, processingMs));
   }
 
   return {
@@ -695,7 +489,7 @@ export function createSalesforceSandbox(
               status: 400,
             });
           }
-          return await grantToken(req, origin);
+          return await auth.grant(req, origin);
         }
         return await route(req, url);
       } catch (e) {
@@ -709,7 +503,7 @@ export function createSalesforceSandbox(
     },
     state() {
       return {
-        tokenGrants,
+        tokenGrants: auth.grants,
         jobs: [...jobs.values()].map(summary),
         records: Object.fromEntries([...stores.keys()].map((o) => [o, recordsOf(o)])),
       };
@@ -722,15 +516,10 @@ export function createSalesforceSandbox(
       return stores.get(object)?.externalWrites.get(field)?.get(value) ?? 0;
     },
     get tokenGrants() {
-      return tokenGrants;
+      return auth.grants;
     },
-    expireToken(tokenOrHeader) {
-      const t = tokens.get(tokenOf(tokenOrHeader));
-      if (t) t.revoked = true;
-    },
-    expireAllTokens() {
-      for (const t of tokens.values()) t.revoked = true;
-    },
+    expireToken: (tokenOrHeader) => auth.expire(tokenOrHeader),
+    expireAllTokens: () => auth.expireAll(),
   };
 
   function recordsOf(object: string): SalesforceRecord[] {
