@@ -7,7 +7,14 @@
 import { HttpError, RunnerError } from "../../errors.ts";
 import { describeBody, readJson, send, TokenCache } from "../_http.ts";
 import type { RequestInfo, TargetContext } from "./_contract.ts";
-import { atPointer, bodyMatches, render, renderForDisplay, type Scope } from "./_template.ts";
+import {
+  atPointer,
+  bodyMatches,
+  render,
+  renderForDisplay,
+  renderHeader,
+  type Scope,
+} from "./_template.ts";
 import type { Description, TokenWay } from "./schema.ts";
 
 /** The auth of one target. */
@@ -63,7 +70,10 @@ export function createAuth(
     const headers: Record<string, string> = {
       "content-type": "application/x-www-form-urlencoded",
     };
-    for (const [k, v] of Object.entries(way.headers ?? {})) headers[k] = render(v, scope);
+    for (const [k, v] of Object.entries(way.headers ?? {})) {
+      const h = renderHeader(v, scope);
+      if (h !== undefined) headers[k] = h;
+    }
     const res = await send(grantCtx!, {
       method: "POST",
       url: render(way.url, scope, true),

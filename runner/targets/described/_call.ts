@@ -10,7 +10,7 @@ import { describeBody, readBytes, send } from "../_http.ts";
 import type { Auth } from "./_auth.ts";
 import { type BuiltBody } from "./_body.ts";
 import type { TargetContext } from "./_contract.ts";
-import { atPointer, bodyMatches, render, type Scope } from "./_template.ts";
+import { atPointer, bodyMatches, render, renderHeader, type Scope } from "./_template.ts";
 import type { RequestDecl } from "./schema.ts";
 
 /** Largest answer read (result files included). */
@@ -83,7 +83,8 @@ export async function call(
     }
     if (body?.contentType) headers["content-type"] = body.contentType;
     for (const [k, v] of Object.entries(decl.headers ?? {})) {
-      headers[k] = render(v, { ...scope, ...(token !== undefined ? { token } : {}) });
+      const h = renderHeader(v, { ...scope, ...(token !== undefined ? { token } : {}) });
+      if (h !== undefined) headers[k] = h;
     }
     const res = await send(ctx, {
       method: decl.method as "GET",

@@ -93,6 +93,13 @@ function fillJson(value: unknown, scope: Scope): unknown {
   return value;
 }
 
+/** Fills a header template; a header that is exactly one unset param is left out. */
+export function renderHeader(text: string, scope: Scope): string | undefined {
+  const m = EXACT.exec(text);
+  if (m && m[1] === "params" && scope.params[m[2]!] === undefined) return undefined;
+  return render(text, scope);
+}
+
 /** Fills a JSON body template; a string that is exactly one placeholder keeps the value's type. */
 export function renderJson(value: unknown, scope: Scope): unknown {
   const out = fillJson(value, scope);
