@@ -31,7 +31,8 @@ function lookup(scope: Scope, kind: string, name: string): unknown {
 /**
  * Fills a template. Unset values are an error, except where `missing` is given.
  *
- * @param encode percent-encodes values (URLs), except one at the very start (a base URL)
+ * @param encode percent-encodes values (URLs), except one at the very start (a base URL) and a
+ *   `{job.x}` path (starting with `/`) taken from an answer
  * @throws {RunnerError} `internal` naming the placeholder when a value is unset
  */
 export function render(text: string, scope: Scope, encode = false): string {
@@ -41,7 +42,9 @@ export function render(text: string, scope: Scope, encode = false): string {
       throw new RunnerError("api", `Cannot fill ${whole}: no value is known for it`);
     }
     const s = String(v);
-    return encode && at > 0 ? encodeURIComponent(s) : s;
+    // A path the API gave (a download URL's path) is inserted as it is.
+    const path = kind === "job" && s.startsWith("/");
+    return encode && at > 0 && !path ? encodeURIComponent(s) : s;
   });
 }
 

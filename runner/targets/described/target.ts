@@ -334,15 +334,17 @@ export function createDescribedTarget(
 }
 
 /**
- * The target definition of a description file: `api` is the file's name without `.yaml`.
+ * The target definition of a description file.
  *
+ * @param api the `target.api` that selects it; default the file's name without `.yaml` (pass
+ *   another where that name is taken by a built-in target, e.g. `bigin`)
  * @throws {PipelineError} when the description is not valid, with every problem's line
  */
 export function describedDefinition(
   descriptionPath: string,
+  api = basename(descriptionPath).replace(/\.ya?ml$/, ""),
 ): TargetDefinition<ReturnType<typeof targetSchemaFor>> {
   const loaded = loadDescription(descriptionPath);
-  const api = basename(descriptionPath).replace(/\.ya?ml$/, "");
   const schema = targetSchemaFor(api, loaded.description);
   return {
     api,
