@@ -323,3 +323,19 @@ Deno.test("an upsert without external_id_field is refused by the target schema",
   assert.ok(!r.success);
   assert.match(JSON.stringify(r.error.issues), /Required when operation is \\"upsert\\"/);
 });
+
+Deno.test("an upload lost in transit aborts the open job, so its rows are known unloaded", async () => {
+  const sf = fakeSalesforce();
+  const checkpoints: Submission[] = [];
+  const { ctx } = context((req) => {
+    if (req.url.endsWith("/batches")) return Promise.reject(new Error("connection reset"));
+    return sf.handler(req);
+  }, checkpoints);
+  await assert.rejects(() => target().submit(batch(), ctx), (err: TransportError) => {
+    assert.ok(err instanceof TransportError);
+    assert.equal(err.maybeDelivered, false);
+    assert.match(err.message, /connection reset.*aborted/);
+    return true;
+  });
+  assert.equal(sf.jobs.get(checkpoints[0]!.id)!.state, "Aborted");
+});

@@ -242,11 +242,12 @@ class DescribedTarget implements Target {
         } lists ${Object.keys(m.states).map((s) => `"${s}"`).join(", ")}`,
       );
     }
-    return { answer, job: { ...job, ...answer.taken }, remote, state: hit[1] };
+    return { answer, job: { ...job, ...answer.taken }, remote: hit[0], state: hit[1] };
   }
 
   async status(sub: Submission, batch: Batch, ctx: TargetContext): Promise<StatusResult> {
-    const { answer, job, remote, state } = await this.#state(sub, batch, ctx);
+    const { answer, job, state } = await this.#state(sub, batch, ctx);
+    const remote = String(atPointer(answer.json, this.#desc.status_map.at));
     if (state === "pending") return { done: false, remoteStatus: remote };
     const m = this.#desc.status_map;
     const said = (p: string | undefined) => {
