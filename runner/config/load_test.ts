@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parsePipeline } from "./load.ts";
 import { interpolate } from "./_interpolate.ts";
-import { parseDuration } from "./_common.ts";
+import { parseDuration } from "./fields.ts";
 import { PipelineError } from "../errors.ts";
 import { closest } from "./_suggest.ts";
 
