@@ -115,10 +115,8 @@ const built = new WeakMap<readonly TargetSchemaSource[], PipelineSchema>();
 export function pipelineSchemaFor(targets: readonly TargetSchemaSource[]): PipelineSchema {
   const cached = built.get(targets);
   if (cached) return cached;
-  const options = targets.map((t) => t.schema) as unknown as [
-    z.ZodDiscriminatedUnion["options"][number],
-    ...z.ZodDiscriminatedUnion["options"][number][],
-  ];
+  type Option = Parameters<typeof z.discriminatedUnion>[1][number];
+  const options = targets.map((t) => t.schema) as unknown as [Option, ...Option[]];
   const target = z.discriminatedUnion("api", options) as unknown as z.ZodType<
     TargetSection,
     unknown

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { strFromU8, strToU8, unzipSync, zipSync } from "fflate";
-import { HttpError, RunnerError, TransportError } from "../errors.ts";
+import { HttpError, RunnerError, TransportError } from "../../errors.ts";
 import {
   BIGIN_DATA_CENTERS,
   biginDomains,
@@ -11,9 +11,10 @@ import {
   parseRowErrors,
   readJobDetails,
   readResultCsv,
-} from "./bigin.ts";
-import { parseCsv, unzipOne } from "./_zip.ts";
-import type { Batch, RowShape, TargetContext } from "./types.ts";
+} from "./mod.ts";
+import { parseCsv } from "../_csv.ts";
+import { unzipOne } from "../_zip.ts";
+import type { Batch, RowShape, TargetContext } from "../types.ts";
 
 /** An `assert.throws`/`rejects` check: the error's class and message. */
 function fails(cls: new (...a: never[]) => Error, message: RegExp) {

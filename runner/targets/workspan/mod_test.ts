@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { HttpError, TransportError } from "../errors.ts";
-import { workspanSchema } from "./workspan.ts";
-import { createWorkspanTarget, readStatus } from "./workspan.ts";
-import type { Batch, TargetContext } from "./types.ts";
+import { HttpError, TransportError } from "../../errors.ts";
+import { workspanSchema } from "./mod.ts";
+import { createWorkspanTarget, readStatus } from "./mod.ts";
+import type { Batch, TargetContext } from "../types.ts";
 
 const SHAPE = { key: "opportunity_id", fields: [] };
 
