@@ -351,7 +351,11 @@ export async function planCommand(
   out("  1. read    stream the source, map and check each row (rejects stay local)");
   const requests = plan.target.requests();
   requests.forEach((r, i) =>
-    out(`  ${i + 2}. ${r.name.padEnd(7)} ${r.detail}${r.safeToRepeat ? "" : " (never resent blindly)"}`)
+    out(
+      `  ${i + 2}. ${r.name.padEnd(7)} ${r.detail}${
+        r.safeToRepeat ? "" : " (never resent blindly)"
+      }`,
+    )
   );
   const p = plan.polling;
   out(

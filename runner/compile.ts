@@ -4,12 +4,7 @@
  *
  * @module
  */
-import {
-  identityOf,
-  type LoadedPipeline,
-  type Pipeline,
-  secretValues,
-} from "./config/mod.ts";
+import { identityOf, type LoadedPipeline, type Pipeline, secretValues } from "./config/mod.ts";
 import { type Diagnostic, PipelineError, RunnerError } from "./errors.ts";
 import { closest, hint } from "./config/_suggest.ts";
 import { checkMapping, compileMapper, type MappingSpec, type RowMapper } from "./mapping/mod.ts";
@@ -126,7 +121,9 @@ export async function compile(
 
   const t = p.target as unknown as CommonTargetConfig;
   try {
-    const u = new URL(typeof t.base_url === "string" && t.base_url ? t.base_url : "http://localhost");
+    const u = new URL(
+      typeof t.base_url === "string" && t.base_url ? t.base_url : "http://localhost",
+    );
     if (u.protocol === "http:" && !LOOPBACK.has(u.hostname) && !t.allow_http) {
       problem(
         ["target", "base_url"],

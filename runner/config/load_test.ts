@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
-import { parsePipeline } from "./load.ts";
+import { parsePipeline as parseWith } from "./load.ts";
+import { PIPELINE_SCHEMA } from "../registry.ts";
 import { interpolate } from "./_interpolate.ts";
 import { parseDuration } from "./fields.ts";
 import { PipelineError } from "../errors.ts";
 import { closest } from "./_suggest.ts";
+
+const parsePipeline = (file: string, text: string, env: (n: string) => string | undefined) =>
+  parseWith(file, text, env, PIPELINE_SCHEMA);
 
 const env = (vars: Record<string, string>) => (n: string) => vars[n];
 
@@ -46,8 +50,9 @@ Deno.test("parsePipeline() fills defaults and interpolates the environment", () 
   assert.equal(pipeline.source.delimiter, ",");
   assert.deepEqual(pipeline.mappings.stage, "Stage");
   assert.deepEqual(secrets, ["secret-1"]);
-  if (pipeline.target.auth.type !== "bearer") assert.fail("bearer expected");
-  assert.equal(pipeline.target.auth.token, "secret-1");
+  const auth = pipeline.target.auth as { type: string; token?: string };
+  if (auth.type !== "bearer") assert.fail("bearer expected");
+  assert.equal(auth.token, "secret-1");
 });
 
 Deno.test("parsePipeline() reports a missing variable with its line and column", () => {

@@ -118,7 +118,11 @@ function strings(v: unknown, out: Set<string>): void {
   if (typeof v === "string") {
     if (v !== "") out.add(v);
   } else if (typeof v === "number" || typeof v === "boolean") out.add(String(v));
-  else if (v !== null && typeof v === "object") for (const x of Object.values(v)) strings(x, out);
+  else if (v !== null && typeof v === "object") {
+    for (const x of Object.values(v)) {
+      strings(x, out);
+    }
+  }
 }
 
 /** Every secret value present in `data` (the strings under fields marked `secret`). */
@@ -131,7 +135,8 @@ export function secretValues(schema: z.ZodType, data: unknown): string[] {
 /** Whether `path` is a secret field or lies inside one, in `fields` from {@linkcode markedFields}. */
 export function isSecretPath(fields: readonly MarkedField[], path: DataPath): boolean {
   return fields.some((f) =>
-    f.secret && f.path.length <= path.length && f.path.every((p, i) => String(p) === String(path[i]))
+    f.secret && f.path.length <= path.length &&
+    f.path.every((p, i) => String(p) === String(path[i]))
   );
 }
 

@@ -66,10 +66,12 @@ export interface TargetSchemaSource {
 function pipelineShape(targetSchema: z.ZodType<TargetSection, unknown>) {
   return z
     .strictObject({
-version: z.literal(1).meta({ description: "Format version; always 1" }),
+      version: z.literal(1).meta({ description: "Format version; always 1" }),
       name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
         error: "Use letters, digits, dot, dash and underscore",
-      }).optional().meta({ description: "Pipeline name; default: the file name without extension" }),
+      }).optional().meta({
+        description: "Pipeline name; default: the file name without extension",
+      }),
       source: sourceSchema.meta({ description: "The file to read" }),
       target: targetSchema.meta({ description: "The API to load into, told apart by `api`" }),
       key: z.string().min(1).meta({ description: "Target field that identifies a row" }),

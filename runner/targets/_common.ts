@@ -35,10 +35,12 @@ export const retries = volatile(
 );
 
 /** Whether uploads whose fate is unknown may be sent again (only safe for upserts). */
-export const resendUncertain = volatile(z.boolean().default(false).meta({
-  description:
-    "Resend a batch whose upload may or may not have reached the API (timeout or reset after sending, 5xx). Only safe when loading the same row twice is harmless (upsert)",
-}));
+export const resendUncertain = volatile(
+  z.boolean().default(false).meta({
+    description:
+      "Resend a batch whose upload may or may not have reached the API (timeout or reset after sending, 5xx). Only safe when loading the same row twice is harmless (upsert)",
+  }),
+);
 
 /** Batches in flight at once, up to what the API allows; may change on resumption. */
 export function concurrency(max: number, description: string) {
@@ -51,10 +53,12 @@ export const commonTargetFields = {
   request_timeout: volatile(duration("2m", "Longest wait for one HTTP answer")),
   retries,
   resend_uncertain: resendUncertain,
-  allow_http: volatile(z.boolean().default(false).meta({
-    description:
-      "Allow plain http:// to a host other than localhost (credentials travel unencrypted)",
-  })),
+  allow_http: volatile(
+    z.boolean().default(false).meta({
+      description:
+        "Allow plain http:// to a host other than localhost (credentials travel unencrypted)",
+    }),
+  ),
 };
 
 /** The shared settings of a validated `target` section, as compile and the executor read them. */

@@ -113,9 +113,7 @@ export async function send(
       if (!retryable || last) {
         throw new TransportError(
           `Cannot ${spec.what}: ${why}${retryable ? ` (after ${attempt + 1} attempts)` : ""}${
-            !safe && !retryable
-              ? "; not resent, since the server may have received it"
-              : ""
+            !safe && !retryable ? "; not resent, since the server may have received it" : ""
           }`,
           !neverSent(err),
           { cause: err },

@@ -11,7 +11,10 @@ export function obj(v: unknown): Record<string, unknown> | undefined {
 }
 
 /** The first of `names` that holds a finite number (or a numeric string) in `o`. */
-export function num(o: Record<string, unknown> | undefined, ...names: string[]): number | undefined {
+export function num(
+  o: Record<string, unknown> | undefined,
+  ...names: string[]
+): number | undefined {
   for (const n of names) {
     const v = o?.[n];
     if (typeof v === "number" && Number.isFinite(v)) return v;

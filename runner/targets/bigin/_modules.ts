@@ -47,4 +47,3 @@ export const BIGIN_STANDARD_FIELDS: Record<string, { fields: string[]; required:
     required: ["Account_Name"],
   },
 };
-

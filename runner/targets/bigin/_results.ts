@@ -47,12 +47,10 @@ export function formatRowErrors(errors: readonly BiginRowError[]): string {
     .join("; ");
 }
 
-
 function keyOf(row: MappedRow | undefined, key: string): string | undefined {
   const v = row?.[key];
   return v === null || v === undefined ? undefined : String(v);
 }
-
 
 function lastIndex(header: readonly string[], name: string): number {
   for (let i = header.length - 1; i >= 0; i--) {
@@ -179,7 +177,6 @@ export function readResultCsv(text: string, batch: Batch, job?: BiginJobCounts):
   return { counts: { succeeded: added + updated, failed, skipped }, failures, problems };
 }
 
-
 /**
  * The results of a failed job: counts from the job where it gives them, otherwise every row
  * failed and listed with the job's message.
@@ -213,4 +210,3 @@ export function failedJobResult(job: BiginJobDone, batch: Batch): BatchResults {
     problems,
   };
 }
-

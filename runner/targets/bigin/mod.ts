@@ -20,7 +20,7 @@ import type {
   TargetDefinition,
 } from "../types.ts";
 import { biginClient } from "./_client.ts";
-import { biginJobs, type BiginJobCounts, withFileId } from "./_job.ts";
+import { type BiginJobCounts, biginJobs, withFileId } from "./_job.ts";
 import { BIGIN_STANDARD_FIELDS } from "./_modules.ts";
 import { biginRequests, biginUrls } from "./_requests.ts";
 import { failedJobResult, readResultCsv } from "./_results.ts";
@@ -40,7 +40,13 @@ export {
   type BiginJobState,
   readJobDetails,
 } from "./_job.ts";
-export { type BiginRowError, failedJobResult, formatRowErrors, parseRowErrors, readResultCsv } from "./_results.ts";
+export {
+  type BiginRowError,
+  failedJobResult,
+  formatRowErrors,
+  parseRowErrors,
+  readResultCsv,
+} from "./_results.ts";
 export { type BiginFieldMapping, fieldMappings, toZohoDateTime } from "./_wire.ts";
 
 /** What a finished job's status leaves for `results` (journaled with the finished status). */
