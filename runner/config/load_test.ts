@@ -233,3 +233,26 @@ Deno.test("closest() suggests near words only", () => {
   assert.equal(closest("mapings", ["mappings", "polling"]), "mappings");
   assert.equal(closest("zzzzzz", ["mappings", "polling"]), undefined);
 });
+
+Deno.test("parsePipeline() never quotes the value of a secret field, even of the wrong type", () => {
+  const text = GOOD.replace("    token: ${TOKEN}\n", "    token: 12345678\n");
+  const withHeaders = text.replace(
+    "  integration_id: WS-Integration_x\n",
+    '  integration_id: WS-Integration_x\n  headers: { X-Api-Key: 987654321, X-Ok: "fine" }\n',
+  );
+  const found = problems(withHeaders);
+  const messages = found.map((d) => d.message).join("\n");
+  assert.match(messages, /target\.auth\.token: Expected string, got a number \(not shown/);
+  assert.match(messages, /target\.headers\.X-Api-Key: Expected string, got a number \(not shown/);
+  assert.doesNotMatch(messages, /12345678|987654321/);
+});
+
+Deno.test("parsePipeline() counts as secrets only environment values in fields marked secret", () => {
+  const text = GOOD.replace("integration_id: WS-Integration_x", "integration_id: ${INTEGRATION}");
+  const { secrets } = parsePipeline(
+    "p.yaml",
+    text,
+    env({ TOKEN: "secret-1", INTEGRATION: "WS-1", BASE: "http://127.0.0.1:9" }),
+  );
+  assert.deepEqual(secrets, ["secret-1"]);
+});
