@@ -73,6 +73,44 @@ function baseName(file: string): string {
 
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
+/** Warnings about mapped fields the target does not list, required fields left out, the key. */
+function fieldWarnings(
+  target: Target,
+  mapped: readonly string[],
+  key: string,
+  locate: LoadedPipeline["locate"],
+): Diagnostic[] {
+  const warnings: Diagnostic[] = [];
+  const warn = (path: (string | number)[], code: string, message: string) =>
+    warnings.push({ code, path, message, ...locate(path, true) });
+  const fields = target.knownFields?.();
+  if (!fields) return warnings;
+  for (const f of mapped) {
+    if (fields.known.length > 0 && !fields.known.includes(f)) {
+      warn(
+        ["mappings", f],
+        "unknown_field",
+        `"${f}" is not a standard field of ${target.api}${hint(f, fields.known)}${
+          closest(f, fields.known) ? "" : " (fine if it is a custom field)"
+        }`,
+      );
+    }
+  }
+  for (const r of fields.required) {
+    if (!mapped.includes(r)) {
+      warn(["mappings"], "required_field", `${target.api} requires "${r}", which is not mapped`);
+    }
+  }
+  if (fields.key !== undefined && key !== fields.key) {
+    warn(
+      ["key"],
+      "key_field",
+      `${target.api} identifies rows by "${fields.key}"; key "${key}" is used only for reports`,
+    );
+  }
+  return warnings;
+}
+
 /**
  * Compiles a loaded pipeline into a plan.
  *
@@ -158,35 +196,7 @@ export async function compile(
   };
   const target = definition.create(p.target, shape, {});
   const targetBatchSize = target.batchSize;
-  const warnings: Diagnostic[] = [];
-  const warn = (path: (string | number)[], code: string, message: string) =>
-    warnings.push({ code, path, message, ...locate(path, true) });
-  const fields = target.knownFields?.();
-  if (fields) {
-    for (const f of mapper.fields) {
-      if (fields.known.length > 0 && !fields.known.includes(f)) {
-        warn(
-          ["mappings", f],
-          "unknown_field",
-          `"${f}" is not a standard field of ${target.api}${hint(f, fields.known)}${
-            closest(f, fields.known) ? "" : " (fine if it is a custom field)"
-          }`,
-        );
-      }
-    }
-    for (const r of fields.required) {
-      if (!mapper.fields.includes(r)) {
-        warn(["mappings"], "required_field", `${target.api} requires "${r}", which is not mapped`);
-      }
-    }
-    if (fields.key !== undefined && p.key !== fields.key) {
-      warn(
-        ["key"],
-        "key_field",
-        `${target.api} identifies rows by "${fields.key}"; key "${p.key}" is used only for reports`,
-      );
-    }
-  }
+  const warnings = fieldWarnings(target, mapper.fields, p.key, locate);
   return {
     name: p.name ?? baseName(file),
     file,

@@ -9,7 +9,7 @@ import { mapping } from "../mapping/spec.ts";
 import { duration } from "./fields.ts";
 
 /** The `source` section. */
-export const sourceSchema = z.strictObject({
+const sourceSchema = z.strictObject({
   path: z.string().min(1).meta({ description: "Source file, relative to the pipeline file" }),
   format: z.enum(["csv", "json", "jsonl"]).optional().meta({
     description: "csv | json | jsonl; default from the file extension",
@@ -20,7 +20,7 @@ export const sourceSchema = z.strictObject({
 });
 
 /** The `polling` section (durations in milliseconds). */
-export const pollingSchema = z.strictObject({
+const pollingSchema = z.strictObject({
   interval: duration("5s", "First wait between status checks"),
   backoff: z.number().min(1).max(10).default(1.5).meta({
     description: "Each wait grows by this factor",
@@ -33,14 +33,14 @@ export const pollingSchema = z.strictObject({
 });
 
 /** The `limits` section. */
-export const limitsSchema = z.strictObject({
+const limitsSchema = z.strictObject({
   max_error_rate: z.number().min(0).max(1).default(0).meta({
     description: "(rejected + failed rows) / read rows above this makes the run fail (exit 1)",
   }),
 });
 
 /** The `output` section. */
-export const outputSchema = z.strictObject({
+const outputSchema = z.strictObject({
   summary: z.string().min(1).optional().meta({
     description:
       "Also write the JSON summary here (relative to the working directory; the run task may write under out/)",

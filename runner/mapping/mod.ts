@@ -52,7 +52,6 @@ export interface RowMapper {
 }
 
 export type { FieldType, MappingSpec };
-export { FIELD_TYPES, mapping, mappingObject } from "./spec.ts";
 export { checkDateFormat };
 
 /** Options of `compileMapper`. */

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { duration, secret, volatile } from "../config/mod.ts";
 
 /** Extra static HTTP headers (API gateway keys and the like); values are treated as secrets. */
-export const headers = volatile(secret(
+const headers = volatile(secret(
   z
     .record(
       z.string().regex(/^[A-Za-z0-9-]+$/, { error: "Not a valid HTTP header name" }),
@@ -19,7 +19,7 @@ export const headers = volatile(secret(
 ));
 
 /** Retry budget for requests that are safe to repeat (and uploads the server provably refused). */
-export const retries = volatile(
+const retries = volatile(
   z
     .strictObject({
       attempts: z.number().int().min(1).max(20).default(5).meta({
@@ -35,7 +35,7 @@ export const retries = volatile(
 );
 
 /** Whether uploads whose fate is unknown may be sent again (only safe for upserts). */
-export const resendUncertain = volatile(
+const resendUncertain = volatile(
   z.boolean().default(false).meta({
     description:
       "Resend a batch whose upload may or may not have reached the API (timeout or reset after sending, 5xx). Only safe when loading the same row twice is harmless (upsert)",

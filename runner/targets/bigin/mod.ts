@@ -33,21 +33,10 @@ import {
   biginSchema,
 } from "./_schema.ts";
 
-export * from "./_schema.ts";
-export {
-  type BiginJobCounts,
-  type BiginJobDone,
-  type BiginJobState,
-  readJobDetails,
-} from "./_job.ts";
-export {
-  type BiginRowError,
-  failedJobResult,
-  formatRowErrors,
-  parseRowErrors,
-  readResultCsv,
-} from "./_results.ts";
-export { type BiginFieldMapping, fieldMappings, toZohoDateTime } from "./_wire.ts";
+export { BIGIN_DATA_CENTERS, type BiginConfig, biginDomains, biginSchema } from "./_schema.ts";
+export { readJobDetails } from "./_job.ts";
+export { formatRowErrors, parseRowErrors, readResultCsv } from "./_results.ts";
+export { fieldMappings } from "./_wire.ts";
 
 /** What a finished job's status leaves for `results` (journaled with the finished status). */
 interface FinishedJob {
