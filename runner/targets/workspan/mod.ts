@@ -24,6 +24,11 @@ import { readResults, readStatus } from "./_status.ts";
 export { type WorkspanConfig, workspanSchema } from "./_schema.ts";
 export { readResults, readStatus } from "./_status.ts";
 
+/** Errors to ask for: every row of the batch could have failed. */
+function maxErrorsOf(batch: Batch): number {
+  return Math.max(10, batch.rows.length);
+}
+
 /** Builds the WorkSpan target for a validated config. */
 export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): Target {
   const base = config.base_url;
@@ -35,8 +40,6 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
   // The last status answer of each finished execution, so `results` reads it without asking
   // again; after a restart (or a failed read) it asks again, which is safe.
   const finished = new Map<string, unknown>();
-
-  const maxErrorsOf = (batch: Batch) => Math.max(10, batch.rows.length);
 
   /** One status answer of an execution, asking for every error of the batch. */
   async function fetchStatus(sub: Submission, batch: Batch, ctx: TargetContext) {
