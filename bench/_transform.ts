@@ -15,7 +15,8 @@
 import { compile } from "../runner/compile.ts";
 import { loadPipeline } from "../runner/config/mod.ts";
 import { execute } from "../runner/execute.ts";
-import type { Batch, PollResult, Target } from "../runner/targets/mod.ts";
+import { PIPELINE_SCHEMA } from "../runner/registry.ts";
+import type { Batch, BatchResults, StatusResult, Target } from "../runner/targets/mod.ts";
 
 /** user + system CPU of this process in ms, from `/proc/self/stat` (clock ticks of 10 ms). */
 export function cpuMs(pid: number | "self" = "self"): number {
@@ -40,18 +41,19 @@ function discardTarget(batchSize: number, keep: number, kept: unknown[]) {
     batchSize,
     concurrency: 1,
     duplicatesOnResend: false,
-    describe: () => [],
+    limits: {},
+    requests: () => [],
     submit(batch: Batch) {
       const body = JSON.stringify(batch.rows);
       bytes += body.length;
       if (kept.length < keep) kept.push(...JSON.parse(body).slice(0, keep - kept.length));
       return Promise.resolve({ id: String(batch.index) });
     },
-    poll(_s, batch: Batch): Promise<PollResult> {
+    status(): Promise<StatusResult> {
+      return Promise.resolve({ done: true, status: "completed", remoteStatus: "completed" });
+    },
+    results(_s, _done, batch: Batch): Promise<BatchResults> {
       return Promise.resolve({
-        done: true,
-        status: "completed",
-        remoteStatus: "completed",
         counts: { succeeded: batch.rows.length, failed: 0, skipped: 0 },
         failures: [],
         problems: [],
@@ -68,7 +70,7 @@ async function main(args: string[]): Promise<void> {
   const dump = dumpAt === -1 ? 0 : Number(args[dumpAt + 1]);
   const t0 = performance.now();
   const cpu0 = cpuMs();
-  const plan = await compile(await loadPipeline(file));
+  const plan = await compile(await loadPipeline(file, { schema: PIPELINE_SCHEMA }));
   const kept: unknown[] = [];
   const sink = discardTarget(plan.target.batchSize, dump, kept);
   plan.target = sink.target;

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { compile, type Plan } from "./compile.ts";
-import { loadPipeline, pipelineSchema } from "./config/mod.ts";
+import { loadPipeline, pipelineSchemaFor } from "./config/mod.ts";
 import { fieldTable, replaceFieldTable } from "./config/docs.ts";
 import { formatDiagnostic, PipelineError, RunnerError } from "./errors.ts";
 import { execute, type ExecuteDeps } from "./execute.ts";
@@ -23,7 +23,9 @@ import {
 } from "./report/github.ts";
 import type { Summary } from "./report/summary.ts";
 import { openSource } from "./sources/mod.ts";
+import { TARGETS } from "./registry.ts";
 import { createFetchOnce } from "./targets/_http.ts";
+import type { RequestInfo, TargetDefinition } from "./targets/mod.ts";
 import {
   finishedRunsOf,
   hashFile,
@@ -119,6 +121,24 @@ export interface RunOptions {
   force?: boolean;
   /** Folder of the run journals (default `.state`). */
   stateDir?: string;
+  /** The targets a pipeline may name (default: the built-in registry). */
+  targets?: readonly TargetDefinition[];
+}
+
+/**
+ * Loads and compiles a pipeline file against `targets`: what every command does first.
+ *
+ * @throws {PipelineError} with every problem found
+ */
+export async function loadPlan(
+  file: string,
+  io: Pick<Io, "env">,
+  targets: readonly TargetDefinition[] = TARGETS,
+  allowMissingEnv = false,
+): Promise<Plan> {
+  const schema = pipelineSchemaFor(targets);
+  const loaded = await loadPipeline(file, { env: io.env, allowMissingEnv, schema });
+  return await compile(loaded, { targets });
 }
 
 /**
@@ -215,8 +235,7 @@ export async function runOne(
   options: RunOptions,
   deps: Partial<ExecuteDeps> = {},
 ): Promise<{ summary: Summary; plan: Plan }> {
-  const loaded = await loadPipeline(file, { env: io.env });
-  const plan = await compile(loaded);
+  const plan = await loadPlan(file, io, options.targets);
   const say = (line: string) => {
     // API text can hold line breaks; one line each, so a CI log never reads it as a command.
     if (!options.quiet && !options.json) {
@@ -284,12 +303,13 @@ export async function validateCommand(
   io: Io,
   format: "text" | "github" = "text",
   allowMissingEnv = false,
+  targets: readonly TargetDefinition[] = TARGETS,
 ): Promise<number> {
   let bad = 0;
   const files = await expandPaths(paths);
   for (const file of files) {
     try {
-      const plan = await compile(await loadPipeline(file, { env: io.env, allowMissingEnv }));
+      const plan = await loadPlan(file, io, targets, allowMissingEnv);
       for (const w of plan.warnings) io.err(`${file}:${w.line}:${w.column} warning ${w.message}`);
       if (format === "github") {
         for (const w of plan.warnings) {
@@ -312,8 +332,13 @@ export async function validateCommand(
 }
 
 /** `plan`: compiled steps, a preview of mapped rows, and what a run would send. No network. */
-export async function planCommand(file: string, io: Io, previewRows: number): Promise<number> {
-  const plan = await compile(await loadPipeline(file, { env: io.env }));
+export async function planCommand(
+  file: string,
+  io: Io,
+  previewRows: number,
+  targets: readonly TargetDefinition[] = TARGETS,
+): Promise<number> {
+  const plan = await loadPlan(file, io, targets);
   const out = (l: string) => io.out(redact(l, plan.secrets));
   out(`pipeline ${plan.name} (${file})`);
   out(`  source  ${plan.source.path} (${plan.source.format})`);
@@ -324,7 +349,14 @@ export async function planCommand(file: string, io: Io, previewRows: number): Pr
   out(`  fields  ${plan.mapper.fields.join(", ")}`);
   out("steps:");
   out("  1. read    stream the source, map and check each row (rejects stay local)");
-  plan.target.describe().forEach((s, i) => out(`  ${i + 2}. ${s.name.padEnd(7)} ${s.detail}`));
+  const requests = plan.target.requests();
+  requests.forEach((r, i) =>
+    out(
+      `  ${i + 2}. ${r.name.padEnd(7)} ${r.detail}${
+        r.safeToRepeat ? "" : " (never resent blindly)"
+      }`,
+    )
+  );
   const p = plan.polling;
   out(
     `  polling every ${p.interval} ms, x${p.backoff} up to ${p.max_interval} ms, give up after ${p.timeout} ms`,
@@ -358,12 +390,9 @@ export async function planCommand(file: string, io: Io, previewRows: number): Pr
   out(`preview (first ${Math.min(previewRows, mapped)} mapped rows, source -> sent):`);
   for (const l of preview) out(l);
   const batches = Math.ceil(mapped / plan.target.batchSize);
-  const steps = plan.target.describe();
-  const perBatch = steps.filter((st) => st.name !== "token" && st.name !== "poll").length;
-  const tokens = steps.some((st) => st.name === "token") && batches > 0 ? 1 : 0;
   out(
     `a run would read ${read} rows, reject ${rejected} locally and send ${mapped} in ${batches} batches: ${
-      batches * perBatch + tokens
+      requestCount(requests, batches)
     } requests, plus one status check per poll (the first ${p.interval} ms after each upload)`,
   );
   if (rejects.length > 0) {
@@ -378,6 +407,20 @@ export async function planCommand(file: string, io: Io, previewRows: number): Pr
 }
 
 /**
+ * How many requests a run of `batches` batches makes, status checks aside (their number depends
+ * on how long the API takes): once-a-run requests once, per-batch and on-finish ones per batch.
+ */
+export function requestCount(requests: readonly RequestInfo[], batches: number): number {
+  if (batches === 0) return 0;
+  let n = 0;
+  for (const r of requests) {
+    if (r.when === "per_run") n += 1;
+    else if (r.when === "per_batch" || r.when === "on_finish") n += batches;
+  }
+  return n;
+}
+
+/**
  * `schema`: writes the JSON Schema and the README's field table from the zod schema, or with
  * `check` only says whether the committed files are up to date (exit 1 when not).
  */
@@ -385,8 +428,9 @@ export async function schemaCommand(
   io: Io,
   files: { schema: string; readme: string },
   check: boolean,
+  targets: readonly TargetDefinition[] = TARGETS,
 ): Promise<number> {
-  const schema = pipelineJsonSchema();
+  const schema = pipelineJsonSchema(targets);
   const wanted: [string, string][] = [[files.schema, JSON.stringify(schema, null, 2) + "\n"]];
   const readme = await Deno.readTextFile(files.readme).catch(() => undefined);
   if (readme !== undefined) {
@@ -416,8 +460,13 @@ function tablesAligned(text: string): string {
 }
 
 /** The JSON Schema of the pipeline format, generated from the zod schema (input side). */
-export function pipelineJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(pipelineSchema, { io: "input", unrepresentable: "any" });
+export function pipelineJsonSchema(
+  targets: readonly TargetDefinition[] = TARGETS,
+): Record<string, unknown> {
+  const schema = z.toJSONSchema(pipelineSchemaFor(targets), {
+    io: "input",
+    unrepresentable: "any",
+  });
   return {
     ...schema,
     $id: "https://github.com/bulkrun/runner/schema/pipeline.schema.json",

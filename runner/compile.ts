@@ -4,12 +4,13 @@
  *
  * @module
  */
-import type { LoadedPipeline, MappingSpec, Pipeline } from "./config/mod.ts";
-import { type Diagnostic, PipelineError } from "./errors.ts";
+import { identityOf, type LoadedPipeline, type Pipeline, secretValues } from "./config/mod.ts";
+import { type Diagnostic, PipelineError, RunnerError } from "./errors.ts";
 import { closest, hint } from "./config/_suggest.ts";
-import { checkMapping, compileMapper, type RowMapper } from "./mapping/mod.ts";
+import { checkMapping, compileMapper, type MappingSpec, type RowMapper } from "./mapping/mod.ts";
+import { TARGETS } from "./registry.ts";
 import { formatFromPath, type SourceOptions } from "./sources/mod.ts";
-import { createTarget, type Target, type TargetConfig, targetSecrets } from "./targets/mod.ts";
+import type { CommonTargetConfig, Target, TargetDefinition } from "./targets/mod.ts";
 
 /** Everything a run needs, resolved and checked. */
 export interface Plan {
@@ -22,7 +23,6 @@ export interface Plan {
   /** The key's value as read from a source record, for reporting rows rejected locally. */
   keyOf: (values: Readonly<Record<string, unknown>>) => string | undefined;
   target: Target;
-  targetConfig: TargetConfig;
   polling: Pipeline["polling"];
   maxErrorRate: number;
   output: { summary?: string; rejects?: string; maxErrors: number };
@@ -41,12 +41,16 @@ export interface Plan {
   identity: Record<string, unknown>;
 }
 
-/** File-system facts compile needs; injected so compile stays testable without files. */
+/** What compile needs from outside; injected so compile stays testable without files. */
 export interface CompileDeps {
+  /** File-system facts about the source path. */
   stat: (path: string) => Promise<{ isFile: boolean; isDirectory: boolean } | undefined>;
+  /** The targets a pipeline may name (default: the built-in registry). */
+  targets?: readonly TargetDefinition[];
 }
 
-const defaultDeps: CompileDeps = {
+const defaultDeps: Required<CompileDeps> = {
+  targets: TARGETS,
   stat: async (p) => {
     try {
       return await Deno.stat(p);
@@ -67,18 +71,45 @@ function baseName(file: string): string {
   return b.replace(/\.(ya?ml)$/i, "");
 }
 
-/** Target settings that may change between a run and its resumption. */
-const VOLATILE_TARGET_KEYS = new Set([
-  "auth",
-  "headers",
-  "retries",
-  "request_timeout",
-  "concurrency",
-  "resend_uncertain",
-  "allow_http",
-]);
-
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+/** Warnings about mapped fields the target does not list, required fields left out, the key. */
+function fieldWarnings(
+  target: Target,
+  mapped: readonly string[],
+  key: string,
+  locate: LoadedPipeline["locate"],
+): Diagnostic[] {
+  const warnings: Diagnostic[] = [];
+  const warn = (path: (string | number)[], code: string, message: string) =>
+    warnings.push({ code, path, message, ...locate(path, true) });
+  const fields = target.knownFields?.();
+  if (!fields) return warnings;
+  for (const f of mapped) {
+    if (fields.known.length > 0 && !fields.known.includes(f)) {
+      warn(
+        ["mappings", f],
+        "unknown_field",
+        `"${f}" is not a standard field of ${target.api}${hint(f, fields.known)}${
+          closest(f, fields.known) ? "" : " (fine if it is a custom field)"
+        }`,
+      );
+    }
+  }
+  for (const r of fields.required) {
+    if (!mapped.includes(r)) {
+      warn(["mappings"], "required_field", `${target.api} requires "${r}", which is not mapped`);
+    }
+  }
+  if (fields.key !== undefined && key !== fields.key) {
+    warn(
+      ["key"],
+      "key_field",
+      `${target.api} identifies rows by "${fields.key}"; key "${key}" is used only for reports`,
+    );
+  }
+  return warnings;
+}
 
 /**
  * Compiles a loaded pipeline into a plan.
@@ -87,9 +118,19 @@ const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
  */
 export async function compile(
   loaded: LoadedPipeline,
-  deps: CompileDeps = defaultDeps,
+  deps: Partial<CompileDeps> = {},
 ): Promise<Plan> {
   const { pipeline: p, locate, file, dir } = loaded;
+  const targets = deps.targets ?? TARGETS;
+  const definition = targets.find((d) => d.api === p.target.api);
+  if (!definition) {
+    throw new RunnerError(
+      "invalid_pipeline",
+      `No target "${p.target.api}" is registered: known are ${
+        targets.map((d) => `"${d.api}"`).join(", ")
+      }`,
+    );
+  }
   const problems: Diagnostic[] = [];
   const problem = (path: (string | number)[], code: string, message: string) =>
     problems.push({ code, path, message, ...locate(path) });
@@ -103,7 +144,7 @@ export async function compile(
       `Cannot tell the format of "${p.source.path}" from its extension: set source.format to csv, json or jsonl`,
     );
   }
-  const st = await deps.stat(sourcePath);
+  const st = await (deps.stat ?? defaultDeps.stat)(sourcePath);
   if (!st) {
     problem(["source", "path"], "source_missing", `Source file "${sourcePath}" does not exist`);
   } else if (!st.isFile) {
@@ -116,9 +157,11 @@ export async function compile(
     }
   }
 
-  const t = p.target;
+  const t = p.target as unknown as CommonTargetConfig;
   try {
-    const u = new URL(t.base_url || "http://localhost");
+    const u = new URL(
+      typeof t.base_url === "string" && t.base_url ? t.base_url : "http://localhost",
+    );
     if (u.protocol === "http:" && !LOOPBACK.has(u.hostname) && !t.allow_http) {
       problem(
         ["target", "base_url"],
@@ -151,37 +194,9 @@ export async function compile(
     const s = v === undefined || v === null ? "" : String(v).trim();
     return s === "" ? undefined : s;
   };
-  const target = createTarget(t, shape);
+  const target = definition.create(p.target, shape, {});
   const targetBatchSize = target.batchSize;
-  const warnings: Diagnostic[] = [];
-  const warn = (path: (string | number)[], code: string, message: string) =>
-    warnings.push({ code, path, message, ...locate(path, true) });
-  const fields = target.knownFields?.();
-  if (fields) {
-    for (const f of mapper.fields) {
-      if (fields.known.length > 0 && !fields.known.includes(f)) {
-        warn(
-          ["mappings", f],
-          "unknown_field",
-          `"${f}" is not a standard field of ${target.api}${hint(f, fields.known)}${
-            closest(f, fields.known) ? "" : " (fine if it is a custom field)"
-          }`,
-        );
-      }
-    }
-    for (const r of fields.required) {
-      if (!mapper.fields.includes(r)) {
-        warn(["mappings"], "required_field", `${target.api} requires "${r}", which is not mapped`);
-      }
-    }
-    if (fields.key !== undefined && p.key !== fields.key) {
-      warn(
-        ["key"],
-        "key_field",
-        `${target.api} identifies rows by "${fields.key}"; key "${p.key}" is used only for reports`,
-      );
-    }
-  }
+  const warnings = fieldWarnings(target, mapper.fields, p.key, locate);
   return {
     name: p.name ?? baseName(file),
     file,
@@ -196,7 +211,6 @@ export async function compile(
     key: p.key,
     keyOf,
     target,
-    targetConfig: t,
     polling: p.polling,
     maxErrorRate: p.limits.max_error_rate,
     output: {
@@ -206,7 +220,7 @@ export async function compile(
       ...(p.output.rejects ? { rejects: p.output.rejects } : {}),
       maxErrors: p.output.max_errors,
     },
-    secrets: [...new Set([...loaded.secrets, ...targetSecrets(t)])],
+    secrets: [...new Set([...loaded.secrets, ...secretValues(definition.schema, p.target)])],
     warnings,
     retry: {
       attempts: t.retries.attempts,
@@ -218,9 +232,7 @@ export async function compile(
       source: { format, delimiter: p.source.delimiter },
       key: p.key,
       mappings: p.mappings,
-      target: Object.fromEntries(
-        Object.entries(t).filter(([k]) => !VOLATILE_TARGET_KEYS.has(k)),
-      ),
+      target: identityOf(definition.schema, p.target),
       batch_size: targetBatchSize,
     },
   };

@@ -298,7 +298,8 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
       bs.polls++;
       let r;
       try {
-        r = await target.poll(sub, batch, ctx);
+        const st = await target.status(sub, batch, ctx);
+        r = st.done ? { ...st, ...(await target.results(sub, st, batch, ctx)) } : st;
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);
         if (err instanceof RunnerError && err.code === "transport") {

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { compile, type Plan } from "./compile.ts";
 import { parsePipeline } from "./config/mod.ts";
 import { execute } from "./execute.ts";
+import { PIPELINE_SCHEMA } from "./registry.ts";
 import type { Source, SourceRecord } from "./sources/mod.ts";
-import type { Batch, PollResult, Submission, Target } from "./targets/mod.ts";
+import type { Batch, BatchResults, StatusResult, Submission, Target } from "./targets/mod.ts";
 
 async function planOf(
   extra = "",
@@ -23,7 +24,10 @@ mappings:
 ${mappings}
 polling: { interval: 10ms, backoff: 2, max_interval: 40ms, timeout: 1s }
 ${extra}`;
-  const loaded = { ...parsePipeline("unit.yaml", text, () => undefined), dir: "." };
+  const loaded = {
+    ...parsePipeline("unit.yaml", text, () => undefined, PIPELINE_SCHEMA),
+    dir: ".",
+  };
   return await compile(loaded, {
     stat: () => Promise.resolve({ isFile: true, isDirectory: false }),
   });
@@ -58,27 +62,28 @@ function fakeTarget(
     batchSize: 3,
     concurrency: o.concurrency ?? 1,
     duplicatesOnResend: false,
-    describe: () => [],
+    limits: {},
+    requests: () => [],
     submit(batch: Batch): Promise<Submission> {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
       sent.push(batch.rows.map((r) => String(r.id)));
       return Promise.resolve({ id: `x${batch.index}` });
     },
-    poll(sub: Submission, batch: Batch): Promise<PollResult> {
+    status(sub: Submission): Promise<StatusResult> {
       const n = (polls.get(sub.id) ?? 0) + 1;
       polls.set(sub.id, n);
       if (n < (o.pollsToFinish ?? 2)) {
         return Promise.resolve({ done: false, remoteStatus: "running" });
       }
       inFlight--;
+      return Promise.resolve({ done: true, status: "completed", remoteStatus: "completed" });
+    },
+    results(_sub, _done, batch: Batch): Promise<BatchResults> {
       const failures = batch.rows.flatMap((r, i) =>
         o.failKeys?.has(String(r.id)) ? [{ row: i, key: String(r.id), message: "nope" }] : []
       );
       return Promise.resolve({
-        done: true,
-        status: "completed",
-        remoteStatus: "completed",
         counts: {
           succeeded: batch.rows.length - failures.length,
           failed: failures.length,

@@ -10,6 +10,7 @@ import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
 import { isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { parsePipeline } from "../runner/config/mod.ts";
 import { PipelineError } from "../runner/errors.ts";
+import { PIPELINE_SCHEMA } from "../runner/registry.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const SCHEMA_PATH = `${ROOT}/schema/pipeline.schema.json`;
@@ -174,7 +175,12 @@ Deno.test("the runner flags the same lines of the broken pipeline as the editor 
   const text = await Deno.readTextFile(BROKEN);
   let lines: number[] = [];
   try {
-    parsePipeline("broken-pipeline.yaml", text, (n) => ({ WORKSPAN_TOKEN: "t-1234" })[n]);
+    parsePipeline(
+      "broken-pipeline.yaml",
+      text,
+      (n) => ({ WORKSPAN_TOKEN: "t-1234" })[n],
+      PIPELINE_SCHEMA,
+    );
     assert.fail("the broken pipeline was accepted by the runner");
   } catch (err) {
     if (!(err instanceof PipelineError)) throw err;

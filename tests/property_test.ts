@@ -9,6 +9,7 @@ import fc from "fast-check";
 import { compile } from "../runner/compile.ts";
 import { loadPipeline } from "../runner/config/mod.ts";
 import { RunnerError } from "../runner/errors.ts";
+import { PIPELINE_SCHEMA } from "../runner/registry.ts";
 import { execute } from "../runner/execute.ts";
 import type { Summary } from "../runner/report/summary.ts";
 import { assertIdentities } from "./_harness.ts";
@@ -61,7 +62,12 @@ async function run(
   const path = `${dir}/${id}.csv`;
   await Deno.writeTextFile(path, csv);
   await Deno.writeTextFile(`${dir}/${id}.yaml`, pipeline({ source: `${id}.csv`, ...o }));
-  const plan = await compile(await loadPipeline(`${dir}/${id}.yaml`, { env: () => undefined }));
+  const plan = await compile(
+    await loadPipeline(`${dir}/${id}.yaml`, {
+      env: () => undefined,
+      schema: PIPELINE_SCHEMA,
+    }),
+  );
   const ws = createWorkspanSandbox({
     processingMs: 0,
     fields: { close_date: "date", amount: "number", stage: { oneOf: STAGES } },

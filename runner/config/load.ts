@@ -10,7 +10,8 @@ import type { z } from "zod";
 import { type Diagnostic, PipelineError, RunnerError } from "../errors.ts";
 import { interpolate } from "./_interpolate.ts";
 import { hint } from "./_suggest.ts";
-import { type Pipeline, pipelineSchema } from "./schema.ts";
+import { isSecretPath, type MarkedField, markedFields } from "./markers.ts";
+import type { Pipeline, PipelineSchema } from "./schema.ts";
 
 /** A pipeline file is configuration, not data: anything larger is a mistake or an attack. */
 export const MAX_PIPELINE_BYTES = 1024 * 1024;
@@ -36,6 +37,8 @@ export interface LoadOptions {
   env?: (name: string) => string | undefined;
   /** Stand in a placeholder for unset variables without a default instead of failing. */
   allowMissingEnv?: boolean;
+  /** The pipeline schema to validate against (built from a target registry). */
+  schema: PipelineSchema;
 }
 
 type Path = (string | number)[];
@@ -158,7 +161,7 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
 const MAX_QUOTED = 60;
 
 /** A value as JSON, cut short (with its length) when it is long. */
-function quoteValue(v: unknown): string {
+function quoteText(v: unknown): string {
   if (typeof v === "number" && !Number.isFinite(v)) return String(v);
   if (typeof v !== "string" || v.length <= MAX_QUOTED) return JSON.stringify(v) ?? String(v);
   let head = v.slice(0, MAX_QUOTED);
@@ -167,23 +170,26 @@ function quoteValue(v: unknown): string {
   return `${JSON.stringify(head + "…")} (${v.length} characters)`;
 }
 
-function describe(v: unknown): string {
+function describeValue(v: unknown, hidden = false): string {
   if (v === undefined) return "nothing";
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "an object";
-  return `${typeof v} ${quoteValue(v)}`;
+  // The value of a secret field is never quoted, not even when it has the wrong type.
+  return hidden ? `a ${typeof v} (not shown: a secret field)` : `${typeof v} ${quoteText(v)}`;
 }
 
 /** Turns one zod issue into a readable message (the raw zod wording is kept where it is clear). */
 // deno-lint-ignore no-explicit-any
-function issueMessage(issue: any, data: unknown): string {
+function issueMessage(issue: any, data: unknown, hidden: boolean): string {
   const where = issue.path.length > 0 ? `${displayPath(issue.path)}: ` : "";
   const value = valueAt(data, issue.path);
+  const describe = (v: unknown) => describeValue(v, hidden);
+  const quoteValue = (v: unknown) => (hidden ? describeValue(v, true) : quoteText(v));
   switch (issue.code) {
     case "invalid_type":
       if (value === undefined) return `${where}Missing required field`;
-      if (typeof value === "number" && issue.expected === "number") {
+      if (typeof value === "number" && issue.expected === "number" && !hidden) {
         // YAML reads `.inf` and a 400-digit number as Infinity, which zod calls "not a number".
         return `${where}Expected a finite number, got ${quoteValue(value)}`;
       }
@@ -198,7 +204,7 @@ function issueMessage(issue: any, data: unknown): string {
       }
       const allowed = values.map(String);
       return `${where}${value === undefined ? "Missing" : `Unknown value ${quoteValue(value)}`}${
-        typeof value === "string"
+        typeof value === "string" && !hidden
           ? hint(value, allowed)
           : `: expected one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`
       }`;
@@ -238,23 +244,25 @@ function issueMessage(issue: any, data: unknown): string {
 export function validate(
   data: unknown,
   locate: (path: readonly (string | number)[], keyOf?: boolean) => { line: number; column: number },
+  schema: PipelineSchema,
 ): { ok: true; pipeline: Pipeline } | { ok: false; diagnostics: Diagnostic[] } {
-  const result = pipelineSchema.safeParse(data);
+  const result = schema.safeParse(data);
   if (result.success) return { ok: true, pipeline: result.data };
   const diagnostics: Diagnostic[] = [];
+  const marked = markedFields(schema, data);
   for (const issue of flattenIssues(result.error.issues, data)) {
     const path = issue.path.map((
       p: PropertyKey,
     ) => (typeof p === "number" ? p : String(p))) as Path;
     if (issue.code === "unrecognized_keys") {
-      const allowed = keysAt(pipelineSchema, path, data);
+      const allowed = keysAt(schema, path, data);
       for (const key of issue.keys as string[]) {
         const at = locate([...path, key], true);
         const within = path.length > 0 ? ` in ${displayPath(path)}` : "";
         diagnostics.push({
           code: "unknown_key",
           path: [...path, key],
-          message: `Unknown key ${quoteValue(key)}${within}${hint(key, allowed)}`,
+          message: `Unknown key ${quoteText(key)}${within}${hint(key, allowed)}`,
           ...at,
         });
       }
@@ -265,7 +273,7 @@ export function validate(
     diagnostics.push({
       code: issue.code,
       path,
-      message: issueMessage(issue, data),
+      message: issueMessage(issue, data, isSecretPath(marked, path)),
       ...at,
     });
   }
@@ -273,39 +281,44 @@ export function validate(
   return { ok: false, diagnostics };
 }
 
-/** Fields whose values are secrets wherever they appear. */
-const SECRET_KEYS = new Set(["token", "client_secret", "refresh_token", "password", "api_key"]);
+/** A value that came from the environment, and where it went. */
+interface FromEnv {
+  path: Path;
+  text: string;
+}
 
 function interpolateTree(
   value: unknown,
   path: Path,
   env: (name: string) => string | undefined,
   problems: { path: Path; code: string; message: string }[],
-  secrets: Set<string>,
+  fromEnv: FromEnv[],
   placeholders: boolean,
 ): unknown {
   if (typeof value === "string") {
     const r = interpolate(value, env, placeholders);
     for (const p of r.problems) problems.push({ path, ...p });
-    const key = path[path.length - 1];
-    const secretField = typeof key === "string" &&
-      (SECRET_KEYS.has(key) || path.includes("headers") || path.includes("auth"));
-    if (secretField && r.usedEnv && r.text !== "") secrets.add(r.text);
+    if (r.usedEnv && r.text !== "") fromEnv.push({ path, text: r.text });
     return r.text;
   }
   if (Array.isArray(value)) {
     return value.map((v, i) =>
-      interpolateTree(v, [...path, i], env, problems, secrets, placeholders)
+      interpolateTree(v, [...path, i], env, problems, fromEnv, placeholders)
     );
   }
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      out[k] = interpolateTree(v, [...path, k], env, problems, secrets, placeholders);
+      out[k] = interpolateTree(v, [...path, k], env, problems, fromEnv, placeholders);
     }
     return out;
   }
   return value;
+}
+
+/** The values that came from the environment into fields the schema marks secret. */
+function envSecrets(marked: readonly MarkedField[], fromEnv: readonly FromEnv[]): string[] {
+  return [...new Set(fromEnv.filter((e) => isSecretPath(marked, e.path)).map((e) => e.text))];
 }
 
 /** The first collection nested deeper than `MAX_DEPTH` (keys included), or `undefined`. */
@@ -376,6 +389,7 @@ export function parsePipeline(
   file: string,
   text: string,
   env: (name: string) => string | undefined,
+  schema: PipelineSchema,
   allowMissingEnv = false,
 ): Omit<LoadedPipeline, "dir"> {
   const lc = new LineCounter();
@@ -429,7 +443,7 @@ export function parsePipeline(
         code: "duplicate_key",
         path: [],
         message: `Invalid YAML: Map keys must be unique: ${
-          quoteValue(name)
+          quoteText(name)
         } is also the key on line ${at(first).line}`,
         ...at(node),
       })),
@@ -460,10 +474,10 @@ export function parsePipeline(
   }
   const locate = locator(doc, lc);
   const problems: { path: Path; code: string; message: string }[] = [];
-  const secrets = new Set<string>();
-  const interpolated = interpolateTree(data, [], env, problems, secrets, allowMissingEnv);
+  const fromEnv: FromEnv[] = [];
+  const interpolated = interpolateTree(data, [], env, problems, fromEnv, allowMissingEnv);
   const diagnostics: Diagnostic[] = problems.map((p) => ({ ...p, ...locate(p.path) }));
-  const result = validate(interpolated, locate);
+  const result = validate(interpolated, locate, schema);
   if (!result.ok) {
     // A value whose variable is missing still holds its `${...}`: that it then is not a URL
     // (or a duration, ...) says nothing new, so only the missing variable is reported there.
@@ -480,7 +494,7 @@ export function parsePipeline(
     file,
     pipeline: (result as { pipeline: Pipeline }).pipeline,
     locate,
-    secrets: [...secrets],
+    secrets: envSecrets(markedFields(schema, interpolated), fromEnv),
   };
 }
 
@@ -523,7 +537,7 @@ function firstInvalidUtf8(bytes: Uint8Array): { line: number; column: number; by
  */
 export async function loadPipeline(
   file: string,
-  options: LoadOptions = {},
+  options: LoadOptions,
 ): Promise<LoadedPipeline> {
   const env = options.env ?? ((n: string) => Deno.env.get(n));
   let info: Deno.FileInfo;
@@ -565,7 +579,7 @@ export async function loadPipeline(
       column,
     }]);
   }
-  const loaded = parsePipeline(file, text, env, options.allowMissingEnv);
+  const loaded = parsePipeline(file, text, env, options.schema, options.allowMissingEnv);
   const slash = Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\"));
   return { ...loaded, dir: slash >= 0 ? file.slice(0, slash) || "/" : "." };
 }

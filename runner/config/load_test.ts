@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
-import { parsePipeline } from "./load.ts";
+import { parsePipeline as parseWith } from "./load.ts";
+import { PIPELINE_SCHEMA } from "../registry.ts";
 import { interpolate } from "./_interpolate.ts";
-import { parseDuration } from "./_common.ts";
+import { parseDuration } from "./fields.ts";
 import { PipelineError } from "../errors.ts";
 import { closest } from "./_suggest.ts";
+
+const parsePipeline = (file: string, text: string, env: (n: string) => string | undefined) =>
+  parseWith(file, text, env, PIPELINE_SCHEMA);
 
 const env = (vars: Record<string, string>) => (n: string) => vars[n];
 
@@ -46,8 +50,9 @@ Deno.test("parsePipeline() fills defaults and interpolates the environment", () 
   assert.equal(pipeline.source.delimiter, ",");
   assert.deepEqual(pipeline.mappings.stage, "Stage");
   assert.deepEqual(secrets, ["secret-1"]);
-  if (pipeline.target.auth.type !== "bearer") assert.fail("bearer expected");
-  assert.equal(pipeline.target.auth.token, "secret-1");
+  const auth = pipeline.target.auth as { type: string; token?: string };
+  if (auth.type !== "bearer") assert.fail("bearer expected");
+  assert.equal(auth.token, "secret-1");
 });
 
 Deno.test("parsePipeline() reports a missing variable with its line and column", () => {
@@ -227,4 +232,27 @@ Deno.test("parseDuration() reads ms, s, m and h", () => {
 Deno.test("closest() suggests near words only", () => {
   assert.equal(closest("mapings", ["mappings", "polling"]), "mappings");
   assert.equal(closest("zzzzzz", ["mappings", "polling"]), undefined);
+});
+
+Deno.test("parsePipeline() never quotes the value of a secret field, even of the wrong type", () => {
+  const text = GOOD.replace("    token: ${TOKEN}\n", "    token: 12345678\n");
+  const withHeaders = text.replace(
+    "  integration_id: WS-Integration_x\n",
+    '  integration_id: WS-Integration_x\n  headers: { X-Api-Key: 987654321, X-Ok: "fine" }\n',
+  );
+  const found = problems(withHeaders);
+  const messages = found.map((d) => d.message).join("\n");
+  assert.match(messages, /target\.auth\.token: Expected string, got a number \(not shown/);
+  assert.match(messages, /target\.headers\.X-Api-Key: Expected string, got a number \(not shown/);
+  assert.doesNotMatch(messages, /12345678|987654321/);
+});
+
+Deno.test("parsePipeline() counts as secrets only environment values in fields marked secret", () => {
+  const text = GOOD.replace("integration_id: WS-Integration_x", "integration_id: ${INTEGRATION}");
+  const { secrets } = parsePipeline(
+    "p.yaml",
+    text,
+    env({ TOKEN: "secret-1", INTEGRATION: "WS-1", BASE: "http://127.0.0.1:9" }),
+  );
+  assert.deepEqual(secrets, ["secret-1"]);
 });

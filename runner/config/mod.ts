@@ -6,5 +6,5 @@
 export * from "./schema.ts";
 export { loadPipeline, parsePipeline, validate } from "./load.ts";
 export type { LoadedPipeline, LoadOptions } from "./load.ts";
-export { interpolate } from "./_interpolate.ts";
-export { parseDuration } from "./_common.ts";
+export { baseUrl, duration, nonEmpty, parseDuration } from "./fields.ts";
+export { identityOf, secret, secretValues, volatile } from "./markers.ts";

@@ -4,12 +4,9 @@
  *
  * @module
  */
-import type { FIELD_TYPES } from "../config/schema.ts";
+import type { FieldType } from "./spec.ts";
 import { compileDateFormat } from "./_date.ts";
 import type { Value } from "./mod.ts";
-
-/** A field type name. */
-export type FieldType = (typeof FIELD_TYPES)[number];
 
 /** The type names, for messages. */
 export const TYPE_NAMES = "string, number, integer, boolean, date, datetime";

@@ -15,12 +15,12 @@
  *
  * @module
  */
-import type { MappingSpec } from "../config/schema.ts";
+import type { FieldType, MappingSpec } from "./spec.ts";
 import { RunnerError } from "../errors.ts";
 import { checkDateFormat } from "./_date.ts";
 import { buildRowFunction, type FieldPlan } from "./_row.ts";
 import { columnReader, compileTemplate, inherited, parseTemplate, trim } from "./_template.ts";
-import { type FieldType, INVALID, quote, TYPE_NAMES, typerFor } from "./_types.ts";
+import { INVALID, quote, TYPE_NAMES, typerFor } from "./_types.ts";
 
 /** A value in a mapped row, as it is sent. Dates are ISO strings (`yyyy-MM-dd`). */
 export type Value = string | number | boolean | null;
@@ -51,7 +51,7 @@ export interface RowMapper {
   map(record: Readonly<Record<string, unknown>>): MapResult;
 }
 
-export type { MappingSpec };
+export type { FieldType, MappingSpec };
 export { checkDateFormat };
 
 /** Options of `compileMapper`. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { HttpError, TransportError } from "../errors.ts";
-import type { TargetContext } from "./types.ts";
+import type { RequestInfo, TargetContext } from "./types.ts";
 
 /** How a request may be retried. */
 export interface RetryPolicy {
@@ -16,23 +16,24 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/** The retry budget when the pipeline sets none. */
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 };
 
-/** One request as a target describes it. */
+/** One request to send: which of the target's requests it is, and its URL, headers and body. */
 export interface RequestSpec {
-  method: "GET" | "POST";
+  /**
+   * The request as the target lists it in `requests()`: its method, and whether it is safe to
+   * repeat. Safe requests (reads, token grants) retry on connection errors, timeouts, 5xx and 429.
+   * The others (uploads, job creation) retry only when the request provably did not reach the
+   * server (connection refused) or the server said it did not process it (429, 503 with
+   * Retry-After): a blind resend could load every row twice.
+   */
+  request: RequestInfo;
   url: string;
   headers?: Record<string, string>;
   body?: BodyInit;
   /** Label used in messages, e.g. `upload batch 3` (never the URL's query, which may hold ids). */
   what: string;
-  /**
-   * `safe` requests (reads, token grants) retry on connection errors, 5xx and 429.
-   * `once` requests (uploads, job creation) retry only when the request provably did not reach
-   * the server (connection refused) or the server said it did not process it (429, 503 with
-   * Retry-After): a blind resend could load every row twice.
-   */
-  kind: "safe" | "once";
   timeoutMs: number;
 }
 
@@ -76,7 +77,7 @@ function neverSent(err: unknown): boolean {
 }
 
 /**
- * Sends a request with a timeout and the retries its `kind` allows.
+ * Sends a request with a timeout and the retries its `request.safeToRepeat` allows.
  *
  * @returns the first response that is not retried (any status: callers decide what it means)
  * @throws {TransportError} when the server could not be reached or did not answer in time
@@ -86,15 +87,16 @@ export async function send(
   spec: RequestSpec,
   policy: RetryPolicy = ctx.retry ?? DEFAULT_RETRY,
 ): Promise<Response> {
+  const safe = spec.request.safeToRepeat;
   for (let attempt = 0;; attempt++) {
     const last = attempt + 1 >= policy.attempts;
     const timeout = AbortSignal.timeout(spec.timeoutMs);
     const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
     let res: Response;
     try {
-      const doFetch = spec.kind === "once" ? ctx.fetchOnce ?? ctx.fetch : ctx.fetch;
+      const doFetch = safe ? ctx.fetch : ctx.fetchOnce ?? ctx.fetch;
       res = await doFetch(spec.url, {
-        method: spec.method,
+        method: spec.request.method,
         headers: spec.headers,
         body: spec.body,
         signal,
@@ -102,7 +104,7 @@ export async function send(
     } catch (err) {
       if (ctx.signal?.aborted) throw err;
       const timedOut = timeout.aborted;
-      const retryable = spec.kind === "safe" || (!timedOut && neverSent(err));
+      const retryable = safe || (!timedOut && neverSent(err));
       const why = timedOut
         ? `no answer within ${spec.timeoutMs} ms`
         : err instanceof Error
@@ -111,9 +113,7 @@ export async function send(
       if (!retryable || last) {
         throw new TransportError(
           `Cannot ${spec.what}: ${why}${retryable ? ` (after ${attempt + 1} attempts)` : ""}${
-            spec.kind === "once" && !retryable
-              ? "; not resent, since the server may have received it"
-              : ""
+            !safe && !retryable ? "; not resent, since the server may have received it" : ""
           }`,
           !neverSent(err),
           { cause: err },
@@ -126,7 +126,7 @@ export async function send(
     }
     const after = retryAfterMs(res.headers.get("retry-after"));
     const retryable = res.status === 429 || (res.status === 503 && after !== undefined) ||
-      (spec.kind === "safe" && res.status >= 500);
+      (safe && res.status >= 500);
     if (!retryable || last) return res;
     await res.body?.cancel();
     const wait = Math.min(policy.maxDelayMs, after ?? backoff(policy, attempt));

@@ -1,7 +1,6 @@
 /**
- * ZIP and CSV helpers for the Bigin target: packing one CSV into an upload ZIP, reading the one
- * CSV out of a result ZIP without ever inflating more than a set number of bytes, and parsing
- * that CSV (RFC 4180).
+ * ZIP helpers for the targets: packing one file into an upload ZIP, and reading the one file
+ * out of a result ZIP without ever inflating more than a set number of bytes.
  *
  * @module
  */
@@ -22,7 +21,7 @@ function zipError(what: string, detail: string, cause?: unknown): RunnerError {
 }
 
 /**
- * Reads the one CSV file out of a ZIP archive. Directory entries are ignored; anything but
+ * Reads the one file out of a ZIP archive. Directory entries are ignored; anything but
  * exactly one file is refused. The entry is refused when its declared size passes `maxBytes`,
  * and inflated in small steps that stop as soon as the output passes `maxBytes`, whatever the
  * header declared: a ZIP bomb costs at most `maxBytes` plus one step.
@@ -117,72 +116,4 @@ export function unzipOne(
     at += c.length;
   }
   return { name: entry.name, data };
-}
-
-/**
- * Parses CSV text (RFC 4180): quoted fields may hold the delimiter, `""` and line breaks; lines
- * end with CRLF, LF or CR; a leading byte-order mark is dropped; blank lines are skipped.
- *
- * @returns the records, each an array of cells (header included)
- * @throws {RunnerError} `transport` when a quoted field is never closed
- * @example
- * parseCsv('a,b\r\n"x, ""y""",2\r\n') // [["a", "b"], ['x, "y"', "2"]]
- */
-export function parseCsv(text: string, delimiter = ","): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let cell = "";
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  const n = text.length;
-  let line = 1;
-  const endRecord = () => {
-    record.push(cell);
-    cell = "";
-    if (!(record.length === 1 && record[0] === "")) records.push(record);
-    record = [];
-  };
-  while (i < n) {
-    const ch = text[i]!;
-    if (ch === '"' && cell === "") {
-      const start = line;
-      i++;
-      for (;;) {
-        if (i >= n) {
-          throw new RunnerError(
-            "transport",
-            `Cannot parse CSV: quoted field opened on line ${start} is never closed`,
-          );
-        }
-        const c = text[i]!;
-        if (c === '"') {
-          if (text[i + 1] === '"') {
-            cell += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        if (c === "\n") line++;
-        cell += c;
-        i++;
-      }
-      // Text between the closing quote and the next delimiter is kept, as lenient readers do.
-      continue;
-    }
-    if (ch === delimiter) {
-      record.push(cell);
-      cell = "";
-      i++;
-    } else if (ch === "\r" || ch === "\n") {
-      endRecord();
-      i += ch === "\r" && text[i + 1] === "\n" ? 2 : 1;
-      line++;
-    } else {
-      cell += ch;
-      i++;
-    }
-  }
-  if (cell !== "" || record.length > 0) endRecord();
-  return records;
 }

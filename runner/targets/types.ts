@@ -1,14 +1,15 @@
 /**
  * The one interface every target implements. Nothing outside `targets/` knows a target's URLs,
- * field names or answer shapes: the executor only submits batches and polls them.
+ * field names or answer shapes: the executor only submits batches, checks their status and reads
+ * their results. Each target is a folder whose `mod.ts` exports one `TargetDefinition`; the
+ * registry (runner/registry.ts) lists them.
  *
  * @module
  */
-import type { MappedRow } from "../mapping/mod.ts";
-import type { FIELD_TYPES } from "../config/schema.ts";
+import type { z } from "zod";
+import type { FieldType, MappedRow } from "../mapping/mod.ts";
 
-/** The type a mapped field was checked as. */
-export type FieldType = typeof FIELD_TYPES[number];
+export type { FieldType };
 
 /** A batch of mapped rows, in source order, ready to send. */
 export interface Batch {
@@ -44,26 +45,33 @@ export interface RowFailure {
   outcome?: "failed" | "skipped";
 }
 
-/** What a poll found: still running, or finished with per-row results. */
-export type PollResult =
-  | { done: false; remoteStatus: string }
-  | {
-    done: true;
-    /** `failed` when the whole execution or job failed (not just some rows). */
-    status: "completed" | "failed";
-    remoteStatus: string;
-    message?: string;
-    counts: BatchCounts;
-    /** Failed and skipped rows, as far as the API details them. */
-    failures: RowFailure[];
-    /** Contradictions in the API's answer (counts that do not add up); reported, never hidden. */
-    problems: string[];
-  };
+/** What a status check found: still running, or finished (per-row results come from `results`). */
+export type StatusResult = { done: false; remoteStatus: string } | Finished;
+
+/** A finished execution or job, as its status check reported it. */
+export interface Finished {
+  done: true;
+  /** `failed` when the whole execution or job failed (not just some rows). */
+  status: "completed" | "failed";
+  remoteStatus: string;
+  message?: string;
+  /** JSON-safe data `results` needs (a download URL, the job's counts); journaled with it. */
+  data?: Record<string, unknown>;
+}
+
+/** The per-row outcome of a finished batch. */
+export interface BatchResults {
+  counts: BatchCounts;
+  /** Failed and skipped rows, as far as the API details them. */
+  failures: RowFailure[];
+  /** Contradictions in the API's answer (counts that do not add up); reported, never hidden. */
+  problems: string[];
+}
 
 /** A submitted batch: the remote id and anything the target needs to poll it. */
 export interface Submission {
   id: string;
-  /** Opaque, JSON-safe data the target wants back on `poll` (e.g. a job's download URL). */
+  /** Opaque, JSON-safe data the target wants back on `status` (e.g. the uploaded file's id). */
   data?: Record<string, unknown>;
 }
 
@@ -91,10 +99,28 @@ export interface RowShape {
   fields: readonly { name: string; type: FieldType }[];
 }
 
-/** A step as `plan` shows it. */
-export interface PlanStep {
+/** One kind of HTTP request a run makes, for `plan` and for the retry rules. */
+export interface RequestInfo {
+  /** Short name: "token", "upload", "create job", "status", "download results". */
   name: string;
+  method: "GET" | "POST" | "PUT" | "PATCH";
+  /** How often it is sent: once a run, once a batch, once a status check, once a finished batch. */
+  when: "per_run" | "per_batch" | "per_poll" | "on_finish";
+  /**
+   * Whether it may be repeated after a lost answer without writing anything twice. Safe requests
+   * are retried on connection errors, timeouts, 5xx and 429; the others only when the request
+   * provably did not reach the server or the server said it did not process it.
+   */
+  safeToRepeat: boolean;
+  /** What `plan` prints: URL (no secrets) and body kind. */
   detail: string;
+}
+
+/** What the API takes in one batch, where it says. */
+export interface TargetLimits {
+  maxRowsPerBatch?: number;
+  maxBytesPerBatch?: number;
+  maxColumns?: number;
 }
 
 /** A compiled target, ready to run. */
@@ -109,8 +135,10 @@ export interface Target {
    * updating the first. Such pipelines refuse to load the same file twice without `--force`.
    */
   readonly duplicatesOnResend: boolean;
-  /** Steps a run performs per batch, for `plan`. */
-  describe(): PlanStep[];
+  /** The API's own limits on one batch. */
+  readonly limits: TargetLimits;
+  /** Every kind of HTTP request a run makes, in the order a batch makes them. */
+  requests(): RequestInfo[];
   /**
    * Fields the API is known to have, where it publishes them (Bigin's standard module fields),
    * and the fields it requires. `validate` warns about mapped fields not among them, with a
@@ -121,6 +149,38 @@ export interface Target {
     | undefined;
   /** Sends one batch; resolves when the API has accepted it and given it an id. */
   submit(batch: Batch, ctx: TargetContext): Promise<Submission>;
-  /** Checks a submitted batch once. */
-  poll(submission: Submission, batch: Batch, ctx: TargetContext): Promise<PollResult>;
+  /** Checks a submitted batch once (safe to repeat). */
+  status(submission: Submission, batch: Batch, ctx: TargetContext): Promise<StatusResult>;
+  /**
+   * Per-row results of a finished batch (safe to repeat: the executor journals the finished
+   * status first, and retries this call alone).
+   */
+  results(
+    submission: Submission,
+    done: Finished,
+    batch: Batch,
+    ctx: TargetContext,
+  ): Promise<BatchResults>;
+}
+
+/** What a target may use while it is built (nothing yet: reserved for build-time effects). */
+export interface TargetEnv {
+  /** Diagnostic log line on stderr (never given secrets). */
+  log?: (message: string) => void;
+}
+
+/** A target as the registry lists it: its config schema, a factory and metadata. */
+export interface TargetDefinition<S extends z.ZodType = z.ZodType> {
+  /** The value of `target.api` that selects this definition. */
+  api: string;
+  /**
+   * The `target` section's schema: a `z.strictObject` with `api: z.literal(api)`, built with the
+   * shared pieces of `commonTargetFields`. Secret fields are marked `secret(...)`, settings that
+   * may change between a run and its resumption `volatile(...)`.
+   */
+  schema: S;
+  /** Builds the runnable target from a validated section. */
+  create(config: z.output<S>, shape: RowShape, env: TargetEnv): Target;
+  /** Human title for docs and plan, e.g. "Zoho Bigin Bulk Write". */
+  title: string;
 }

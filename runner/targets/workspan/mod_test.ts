@@ -1,8 +1,22 @@
 import assert from "node:assert/strict";
-import { HttpError, TransportError } from "../errors.ts";
-import { workspanSchema } from "./workspan.ts";
-import { createWorkspanTarget, readStatus } from "./workspan.ts";
-import type { Batch, TargetContext } from "./types.ts";
+import { HttpError, TransportError } from "../../errors.ts";
+import { workspanSchema } from "./mod.ts";
+import { createWorkspanTarget, readResults, readStatus as readStatusOnly } from "./mod.ts";
+
+/** The status and, once finished, the results read from one answer, as before the split. */
+function readStatus(body: unknown, b: Batch, maxErrors: number) {
+  const st = readStatusOnly(body);
+  return st.done ? { ...st, ...readResults(body, b, maxErrors) } : st;
+}
+import type { Batch, Submission, Target, TargetContext } from "../types.ts";
+
+/** One status check and, once done, the results: the old `poll()` answer, for these tests. */
+async function poll(t: Target, sub: Submission, b: Batch, c: TargetContext) {
+  const st = await t.status(sub, b, c);
+  if (!st.done) return st;
+  const { data: _data, ...finished } = st;
+  return { ...finished, ...(await t.results(sub, st, b, c)) };
+}
 
 const SHAPE = { key: "opportunity_id", fields: [] };
 
@@ -238,7 +252,7 @@ Deno.test("client_credentials gets a token once, refreshes it once on 401, then 
 
 Deno.test("poll() asks for every error of the batch", async () => {
   const c = ctx(() => Response.json({ status: "running" }));
-  const r = await target().poll({ id: "e9" }, ROWS, c);
+  const r = await poll(target(), { id: "e9" }, ROWS, c);
   assert.equal(r.done, false);
   const url = new URL(c.seen[0]!.url);
   assert.equal(url.pathname, "/bulk/v1/status/WS-Integration_x");

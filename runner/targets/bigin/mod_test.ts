@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { strFromU8, strToU8, unzipSync, zipSync } from "fflate";
-import { HttpError, RunnerError, TransportError } from "../errors.ts";
+import { HttpError, RunnerError, TransportError } from "../../errors.ts";
 import {
   BIGIN_DATA_CENTERS,
   biginDomains,
@@ -11,9 +11,18 @@ import {
   parseRowErrors,
   readJobDetails,
   readResultCsv,
-} from "./bigin.ts";
-import { parseCsv, unzipOne } from "./_zip.ts";
-import type { Batch, RowShape, TargetContext } from "./types.ts";
+} from "./mod.ts";
+import { parseCsv } from "../_csv.ts";
+import { unzipOne } from "../_zip.ts";
+import type { Batch, RowShape, Submission, Target, TargetContext } from "../types.ts";
+
+/** One status check and, once done, the results: the old `poll()` answer, for these tests. */
+async function poll(t: Target, sub: Submission, b: Batch, c: TargetContext) {
+  const st = await t.status(sub, b, c);
+  if (!st.done) return st;
+  const { data: _data, ...finished } = st;
+  return { ...finished, ...(await t.results(sub, st, b, c)) };
+}
 
 /** An `assert.throws`/`rejects` check: the error's class and message. */
 function fails(cls: new (...a: never[]) => Error, message: RegExp) {
@@ -217,10 +226,23 @@ Deno.test("biginDomains gives each data centre's API, upload and accounts domain
   });
 });
 
-Deno.test("describe() lists the token, upload, job, poll and download steps with the data centre's URLs", () => {
+Deno.test("requests() lists the token, upload, job, status and download requests with the data centre's URLs", () => {
   const t = createBiginTarget(config({ base_url: undefined, data_center: "eu" }), SHAPE);
-  const steps = t.describe();
-  assert.deepEqual(steps.map((s) => s.name), ["token", "upload", "create job", "poll", "download"]);
+  const steps = t.requests();
+  assert.deepEqual(steps.map((s) => s.name), [
+    "token",
+    "upload",
+    "create job",
+    "status",
+    "download",
+  ]);
+  assert.deepEqual(steps.map((s) => [s.when, s.safeToRepeat]), [
+    ["per_run", true],
+    ["per_batch", true],
+    ["per_batch", false],
+    ["per_poll", true],
+    ["on_finish", true],
+  ]);
   assert.match(steps[0]!.detail, /^POST https:\/\/accounts\.zoho\.eu\/oauth\/v2\/token /);
   assert.match(steps[1]!.detail, /^POST https:\/\/content\.zohoapis\.eu\/bigin\/v2\/upload /);
   assert.match(
@@ -625,7 +647,7 @@ Deno.test("poll() reports ADDED, INPROGRESS and IN PROGRESS jobs as not done, an
   const ctx = api.ctx();
   for (const status of ["ADDED", "INPROGRESS", "IN PROGRESS", "PAUSED"]) {
     api.details = () => json({ status, id: "job-1" });
-    assert.deepEqual(await t.poll({ id: "job-1" }, batch(1), ctx), {
+    assert.deepEqual(await poll(t, { id: "job-1" }, batch(1), ctx), {
       done: false,
       remoteStatus: status,
     });
@@ -656,7 +678,7 @@ Deno.test("poll() downloads a relative download_url from the API domain and join
     });
   };
   const t = createBiginTarget(config(), SHAPE);
-  const r = await t.poll({ id: "job-1" }, b, api.ctx());
+  const r = await poll(t, { id: "job-1" }, b, api.ctx());
   assert.equal(api.seen.at(-1)!.url, `${API}/v2/bigin/org6196138/bulk-write/job-1/job-1.zip`);
   assert.deepEqual(r, {
     done: true,
@@ -692,7 +714,7 @@ Deno.test("poll() uses an absolute download_url as is and reports count mismatch
     completed("https://download.zoho.test/result/job-1.zip", { added_count: 2, total_count: 2 });
   api.download = () => zipResponse({ "r.csv": resultCsv(b, [["added"], ["unprocessed"]]) });
   const t = createBiginTarget(config(), SHAPE);
-  const r = await t.poll({ id: "job-1" }, b, api.ctx());
+  const r = await poll(t, { id: "job-1" }, b, api.ctx());
   assert.equal(api.seen.at(-1)!.url, "https://download.zoho.test/result/job-1.zip");
   assert(r.done);
   assert.deepEqual(r.counts, { succeeded: 1, skipped: 0, failed: 1 });
@@ -709,7 +731,7 @@ Deno.test("poll() refuses a result ZIP whose entry declares more than 256 MB", a
   };
   const t = createBiginTarget(config(), SHAPE);
   await assert.rejects(
-    t.poll({ id: "job-1" }, b, api.ctx()),
+    poll(t, { id: "job-1" }, b, api.ctx()),
     fails(
       RunnerError,
       /^Cannot read the result of Bigin job "job-1": "r.csv" declares 314572800 bytes uncompressed, over the limit of 268435456$/,
@@ -722,7 +744,7 @@ Deno.test("poll() reports a FAILED job as failed with every row listed when it g
   api.details = () =>
     json({ status: "FAILED", id: "job-1", code: "INTERNAL_ERROR", message: "job aborted" });
   const t = createBiginTarget(config(), SHAPE);
-  const r = await t.poll({ id: "job-1" }, batch(2), api.ctx());
+  const r = await poll(t, { id: "job-1" }, batch(2), api.ctx());
   assert.deepEqual(r, {
     done: true,
     status: "failed",

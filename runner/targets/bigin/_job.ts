@@ -1,0 +1,216 @@
+/**
+ * A Bigin bulk write job: uploading a batch's file, creating the job, reading its details, and
+ * downloading its result file.
+ *
+ * @module
+ */
+import { HttpError, RunnerError, TransportError } from "../../errors.ts";
+import { describeBody, readBytes, readJson } from "../_http.ts";
+import { num, obj, str } from "../_json.ts";
+import type { Batch, RowShape, TargetContext } from "../types.ts";
+import { answerError, type BiginClient, successDetail } from "./_client.ts";
+import type { BiginRequests, BiginUrls } from "./_requests.ts";
+import { BIGIN_MAX_RESULT_BYTES, type BiginConfig, type BiginDomains } from "./_schema.ts";
+import { fieldMappings, packBatch, resultText } from "./_wire.ts";
+
+/** The per-status counts a job's details give for its file. */
+export interface BiginJobCounts {
+  added?: number;
+  updated?: number;
+  skipped?: number;
+  total?: number;
+}
+
+/** A finished job's details, as far as the runner needs them. */
+export interface BiginJobDone {
+  state: "completed" | "failed";
+  remoteStatus: string;
+  /** Absent when the job gives none. */
+  downloadUrl?: string;
+  counts?: BiginJobCounts;
+  /** Error code and message the job gives, if any (failed jobs). */
+  message?: string;
+}
+
+/** A job's details: still running (or in a state the docs do not name), or finished. */
+export type BiginJobState =
+  | { state: "pending"; remoteStatus: string; unknown?: true }
+  | BiginJobDone;
+
+/** `IN PROGRESS`, `in_progress`, `InProgress` -> `INPROGRESS`. */
+function normStatus(s: string): string {
+  return s.toUpperCase().replace(/[\s_-]+/g, "");
+}
+
+/**
+ * Reads a job details answer (`GET /bigin/bulk/v2/write/{id}`).
+ *
+ * @throws {HttpError} `transport` when the answer is not an object with a `status`
+ */
+export function readJobDetails(body: unknown): BiginJobState {
+  let o = obj(body);
+  // Tolerate the `{"data": [job]}` wrapping of other Zoho answers.
+  if (o && !("status" in o) && Array.isArray(o.data) && o.data.length === 1) o = obj(o.data[0]);
+  if (!o) throw new HttpError("transport", 200, "Job details answer is not a JSON object");
+  const remoteStatus = typeof o.status === "string" ? o.status : "";
+  const s = normStatus(remoteStatus);
+  if (s === "") {
+    throw new HttpError("transport", 200, `Job details answer has no status: ${describeBody(o)}`);
+  }
+  if (s === "ADDED" || s === "INPROGRESS") return { state: "pending", remoteStatus };
+  // Other states are waited on too (the executor's polling timeout bounds the wait), but flagged.
+  if (s !== "COMPLETED" && s !== "FAILED") return { state: "pending", remoteStatus, unknown: true };
+  const resource = Array.isArray(o.resource) ? obj(o.resource[0]) : undefined;
+  const file = obj(resource?.file);
+  let counts: BiginJobCounts | undefined;
+  if (file) {
+    counts = {};
+    const added = num(file, "added_count");
+    const updated = num(file, "updated_count");
+    const skipped = num(file, "skipped_count");
+    const total = num(file, "total_count");
+    if (added !== undefined) counts.added = added;
+    if (updated !== undefined) counts.updated = updated;
+    if (skipped !== undefined) counts.skipped = skipped;
+    if (total !== undefined) counts.total = total;
+    if (Object.keys(counts).length === 0) counts = undefined;
+  }
+  const downloadUrl = str(obj(o.result)?.download_url);
+  const parts = [
+    str(o.code) ?? str(resource?.code),
+    str(o.message) ?? str(resource?.message) ?? str(file?.message),
+  ].filter((x) => x !== undefined);
+  return {
+    state: s === "COMPLETED" ? "completed" : "failed",
+    remoteStatus,
+    ...(downloadUrl ? { downloadUrl } : {}),
+    ...(counts ? { counts } : {}),
+    ...(parts.length > 0 ? { message: parts.join(": ") } : {}),
+  };
+}
+
+/** Adds the uploaded file's id to an error, so a failed job creation can be traced. */
+export function withFileId(err: unknown, fileId: string): unknown {
+  if (!(err instanceof RunnerError) || err.message.includes(fileId)) return err;
+  const message = `${err.message} (uploaded file_id "${fileId}")`;
+  if (err instanceof TransportError) {
+    return new TransportError(message, err.maybeDelivered, { cause: err });
+  }
+  if (err instanceof HttpError) return new HttpError(err.code, err.status, message, { cause: err });
+  return new RunnerError(err.code, message, { cause: err });
+}
+
+/** The job steps of a run, bound to its config and client. */
+export interface BiginJobs {
+  /** Uploads a batch's file; returns its file id. */
+  upload(batch: Batch, ctx: TargetContext): Promise<string>;
+  /** Creates the job that loads an uploaded file; returns the job id. */
+  createJob(batch: Batch, fileId: string, ctx: TargetContext): Promise<string>;
+  /** Reads a job's details once. */
+  details(jobId: string, ctx: TargetContext): Promise<BiginJobState>;
+  /** Downloads a finished job's result file; returns the result CSV. */
+  download(downloadUrl: string, jobId: string, ctx: TargetContext): Promise<string>;
+}
+
+/** The job steps for `config`, sent through `client`. */
+export function biginJobs(
+  config: BiginConfig,
+  shape: RowShape,
+  o: {
+    domains: BiginDomains;
+    urls: BiginUrls;
+    requests: BiginRequests;
+    client: BiginClient;
+    batchSize: number;
+  },
+): BiginJobs {
+  const { domains, urls, requests, client } = o;
+  const timeoutMs = config.request_timeout;
+
+  function resultUrl(downloadUrl: string): string {
+    if (/^https?:\/\//i.test(downloadUrl)) return downloadUrl;
+    return `${domains.api}${downloadUrl.startsWith("/") ? "" : "/"}${downloadUrl}`;
+  }
+
+  return {
+    async upload(batch, ctx) {
+      const { name, zip } = packBatch(batch, shape, o.batchSize);
+      const what = `upload batch ${batch.index + 1} to Bigin`;
+      const res = await client.authed(ctx, (h) => {
+        const form = new FormData();
+        form.append(
+          "file",
+          new Blob([zip as Uint8Array<ArrayBuffer>], { type: "application/zip" }),
+          `${name}.zip`,
+        );
+        return {
+          request: requests.upload,
+          url: urls.upload,
+          headers: { ...h, feature: "bulk-write", "X-CRM-ORG": config.org_id },
+          body: form,
+          what,
+          timeoutMs,
+        };
+      });
+      return await successDetail(res, what, `the upload of batch ${batch.index + 1}`, "file_id");
+    },
+
+    async createJob(batch, fileId, ctx) {
+      const what = `create a Bigin job for batch ${batch.index + 1}`;
+      const job = {
+        operation: config.operation,
+        character_encoding: "UTF-8",
+        ignore_empty: config.ignore_empty,
+        resource: [{
+          type: "data",
+          module: { api_name: config.module },
+          file_id: fileId,
+          ...(config.find_by !== undefined ? { find_by: config.find_by } : {}),
+          field_mappings: fieldMappings(batch.fields, shape),
+        }],
+      };
+      const res = await client.authed(ctx, (h) => ({
+        request: requests.createJob,
+        url: urls.jobs,
+        headers: { ...h, "content-type": "application/json" },
+        body: JSON.stringify(job),
+        what,
+        timeoutMs,
+      }));
+      return await successDetail(res, what, `the job for batch ${batch.index + 1}`, "id", "job id");
+    },
+
+    async details(jobId, ctx) {
+      const what = `check Bigin job "${jobId}"`;
+      const res = await client.authed(ctx, (h) => ({
+        request: requests.status,
+        url: `${urls.jobs}/${encodeURIComponent(jobId)}`,
+        headers: h,
+        what,
+        timeoutMs,
+      }));
+      const body = await readJson(res, what).catch((err) => {
+        if (res.ok) throw err;
+        return undefined;
+      });
+      if (!res.ok || obj(body)?.status === "error") {
+        throw answerError(`Bigin cannot report job "${jobId}"`, res.status, body);
+      }
+      return readJobDetails(body);
+    },
+
+    async download(downloadUrl, jobId, ctx) {
+      const what = `download the result of Bigin job "${jobId}"`;
+      const url = resultUrl(downloadUrl);
+      const res = await client.authed(
+        ctx,
+        (h) => ({ request: requests.download, url, headers: h, what, timeoutMs }),
+      );
+      if (!res.ok) {
+        const body = await readJson(res, what).catch(() => undefined);
+        throw answerError(`Cannot ${what}`, res.status, body);
+      }
+      return resultText(await readBytes(res, BIGIN_MAX_RESULT_BYTES, what), jobId);
+    },
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Bigin's wire format: a batch as one CSV in a ZIP (datetimes in the offset form Zoho reads,
+ * dates described in the job's field mappings), and the result ZIP read back as text.
+ *
+ * @module
+ */
+import { RunnerError } from "../../errors.ts";
+import type { MappedRow } from "../../mapping/mod.ts";
+import { toCsv } from "../_csv.ts";
+import { unzipOne, zipOne } from "../_zip.ts";
+import type { Batch, RowShape } from "../types.ts";
+import { BIGIN_MAX_COLUMNS, BIGIN_MAX_RESULT_BYTES, BIGIN_MAX_ZIP_BYTES } from "./_schema.ts";
+
+/**
+ * Rewrites a runner datetime (`yyyy-MM-ddTHH:mm:ssZ`, UTC) into the ISO 8601 form Zoho documents
+ * for Date/Time columns of bulk write files, `yyyy-MM-ddTHH:mm:ss±HH:mm`. Other values pass as is.
+ *
+ * @example
+ * toZohoDateTime("2024-01-15T10:30:00Z") // "2024-01-15T10:30:00+00:00"
+ */
+export function toZohoDateTime(value: string): string {
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(value)
+    ? `${value.slice(0, -1)}+00:00`
+    : value;
+}
+
+/** One entry of a job's `field_mappings`. */
+export interface BiginFieldMapping {
+  api_name: string;
+  index: number;
+  format?: string;
+}
+
+/**
+ * The `field_mappings` of a job: each CSV column by index, with the format of date columns.
+ * Datetime columns carry no `format`: they are written in ISO 8601 with an offset (see
+ * {@link toZohoDateTime}), which Zoho reads without one.
+ */
+export function fieldMappings(fields: readonly string[], shape: RowShape): BiginFieldMapping[] {
+  const types = new Map(shape.fields.map((f) => [f.name, f.type]));
+  return fields.map((name, index) =>
+    types.get(name) === "date"
+      ? { api_name: name, index, format: "yyyy-MM-dd" }
+      : { api_name: name, index }
+  );
+}
+
+/** A cell as `toCsv` wrote it, unquoted: what the result file should echo back. */
+export function csvText(v: MappedRow[string] | undefined): string {
+  if (v === null || v === undefined) return "";
+  return typeof v === "string" ? v : String(v);
+}
+
+/** Rows as written to the file: datetimes in the offset form Zoho reads. */
+function wireRows(rows: MappedRow[], datetimeFields: readonly string[]): MappedRow[] {
+  if (datetimeFields.length === 0) return rows;
+  return rows.map((row) => {
+    const out = { ...row };
+    for (const f of datetimeFields) {
+      const v = out[f];
+      if (typeof v === "string") out[f] = toZohoDateTime(v);
+    }
+    return out;
+  });
+}
+
+/**
+ * Packs a batch as the upload file: one CSV named after the batch, in a ZIP.
+ *
+ * @param batchSize the configured batch size, for the hint when the ZIP is too large
+ * @throws {RunnerError} `api` when the batch has more columns or bytes than Bigin takes
+ */
+export function packBatch(
+  batch: Batch,
+  shape: RowShape,
+  batchSize: number,
+): { name: string; zip: Uint8Array } {
+  if (batch.fields.length > BIGIN_MAX_COLUMNS) {
+    throw new RunnerError(
+      "api",
+      `Cannot upload batch ${
+        batch.index + 1
+      }: Bigin takes at most ${BIGIN_MAX_COLUMNS} columns, but ${batch.fields.length} fields are mapped`,
+    );
+  }
+  const datetimeFields = shape.fields.filter((f) => f.type === "datetime").map((f) => f.name);
+  const name = `batch-${batch.index + 1}`;
+  const csv = new TextEncoder().encode(toCsv(batch.fields, wireRows(batch.rows, datetimeFields)));
+  const zip = zipOne(`${name}.csv`, csv);
+  if (zip.length > BIGIN_MAX_ZIP_BYTES) {
+    const fits = Math.max(
+      1,
+      Math.floor(batch.rows.length * BIGIN_MAX_ZIP_BYTES / zip.length * 0.9),
+    );
+    throw new RunnerError(
+      "api",
+      `Cannot upload batch ${batch.index + 1}: its ZIP is ${
+        (zip.length / 1048576).toFixed(1)
+      } MB, over Bigin's 25 MB limit: lower target.batch_size (now ${batchSize}) to about ${fits}`,
+    );
+  }
+  return { name, zip };
+}
+
+/**
+ * The result CSV out of a job's result ZIP, never inflating more than Bigin's result limit.
+ *
+ * @throws {RunnerError} `transport` when the archive is unreadable or too large
+ */
+export function resultText(zip: Uint8Array, jobId: string): string {
+  const { data } = unzipOne(zip, BIGIN_MAX_RESULT_BYTES, `the result of Bigin job "${jobId}"`);
+  return new TextDecoder().decode(data);
+}

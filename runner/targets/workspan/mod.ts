@@ -1,0 +1,159 @@
+/**
+ * The WorkSpan Bulk API target: `POST /bulk/v1/bulkload_opportunity` per batch, then
+ * `GET /bulk/v1/status/{integration_id}` until the execution completes, asking for every error.
+ *
+ * @module
+ */
+import { HttpError } from "../../errors.ts";
+import { describeBody, readJson } from "../_http.ts";
+import { toCsv } from "../_csv.ts";
+import type {
+  Batch,
+  RequestInfo,
+  RowShape,
+  Submission,
+  Target,
+  TargetContext,
+  TargetDefinition,
+} from "../types.ts";
+import { workspanClient } from "./_client.ts";
+import { workspanRequests } from "./_requests.ts";
+import { type WorkspanConfig, workspanSchema } from "./_schema.ts";
+import { readResults, readStatus } from "./_status.ts";
+
+export { type WorkspanConfig, workspanSchema } from "./_schema.ts";
+export { readResults, readStatus } from "./_status.ts";
+
+/** Errors to ask for: every row of the batch could have failed. */
+function maxErrorsOf(batch: Batch): number {
+  return Math.max(10, batch.rows.length);
+}
+
+/** Builds the WorkSpan target for a validated config. */
+export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): Target {
+  const base = config.base_url;
+  const timeoutMs = config.request_timeout;
+  const integration = encodeURIComponent(config.integration_id);
+  const a = config.auth;
+  const requests = workspanRequests(config);
+  const { authed } = workspanClient(config, requests);
+  // The last status answer of each finished execution, so `results` reads it without asking
+  // again; after a restart (or a failed read) it asks again, which is safe.
+  const finished = new Map<string, unknown>();
+
+  /** One status answer of an execution, asking for every error of the batch. */
+  async function fetchStatus(sub: Submission, batch: Batch, ctx: TargetContext) {
+    const q = new URLSearchParams({
+      execution_id: sub.id,
+      include_errors: "true",
+      max_errors: String(maxErrorsOf(batch)),
+    });
+    const what = `check execution ${sub.id}`;
+    const res = await authed(ctx, (h) => ({
+      request: requests.status,
+      url: `${base}/bulk/v1/status/${integration}?${q}`,
+      headers: h,
+      what,
+      timeoutMs,
+    }));
+    const body = await readJson(res, what);
+    if (!res.ok) {
+      throw new HttpError(
+        res.status >= 500 ? "transport" : "api",
+        res.status,
+        `WorkSpan cannot report execution ${sub.id}: HTTP ${res.status} ${describeBody(body)}`,
+      );
+    }
+    return body;
+  }
+
+  return {
+    api: "workspan",
+    batchSize: config.batch_size,
+    concurrency: config.concurrency,
+    // WorkSpan loads by the integration's key field: a second load updates the record.
+    duplicatesOnResend: false,
+    limits: {},
+
+    knownFields() {
+      // The opportunity load identifies rows by opportunity_id (the seed's key field); other
+      // fields depend on the integration configured in the WorkSpan app.
+      return { known: [], required: ["opportunity_id"], key: "opportunity_id" };
+    },
+
+    requests(): RequestInfo[] {
+      return [
+        ...(a.type === "client_credentials" ? [requests.token] : []),
+        requests.upload,
+        requests.status,
+      ];
+    },
+
+    async submit(batch: Batch, ctx: TargetContext): Promise<Submission> {
+      const csv = config.content_type === "csv";
+      const q = new URLSearchParams({
+        integration_id: config.integration_id,
+        content_type: csv ? "CSV" : "JSON",
+      });
+      if (csv) {
+        q.set("column_delimiter", ",");
+        q.set("has_header_row", "true");
+      }
+      const body = csv ? toCsv(batch.fields, batch.rows) : JSON.stringify(batch.rows);
+      const what = `upload batch ${batch.index + 1} to WorkSpan`;
+      const res = await authed(ctx, (h) => ({
+        request: requests.upload,
+        url: `${base}/bulk/v1/bulkload_opportunity?${q}`,
+        headers: { ...h, "content-type": csv ? "text/csv" : "application/json" },
+        body,
+        what,
+        timeoutMs,
+      }));
+      const answer = await readJson(res, what).catch((err) => {
+        if (res.ok) throw err;
+        return undefined;
+      });
+      if (!res.ok) {
+        throw new HttpError(
+          res.status === 404 ? "api" : res.status >= 500 ? "transport" : "api",
+          res.status,
+          `WorkSpan refused batch ${batch.index + 1}: HTTP ${res.status}${
+            answer === undefined ? "" : ` ${describeBody(answer)}`
+          }${res.status === 404 ? ` (is integration_id "${config.integration_id}" right?)` : ""}`,
+        );
+      }
+      const id = (answer as Record<string, unknown> | null)?.execution_id;
+      if (typeof id !== "string" && typeof id !== "number") {
+        throw new HttpError(
+          "transport",
+          res.status,
+          `WorkSpan accepted batch ${batch.index + 1} but gave no execution_id: ${
+            describeBody(answer)
+          }`,
+        );
+      }
+      return { id: String(id) };
+    },
+
+    async status(sub, batch, ctx) {
+      const body = await fetchStatus(sub, batch, ctx);
+      const r = readStatus(body);
+      if (r.done) finished.set(sub.id, body);
+      return r;
+    },
+
+    async results(sub, _done, batch, ctx) {
+      const body = finished.get(sub.id) ?? await fetchStatus(sub, batch, ctx);
+      finished.delete(sub.id);
+      return readResults(body, batch, maxErrorsOf(batch));
+    },
+  };
+}
+
+/** The WorkSpan Bulk API, as the registry lists it. */
+export const workspan: TargetDefinition<typeof workspanSchema> = {
+  api: "workspan",
+  title: "WorkSpan Bulk API",
+  schema: workspanSchema,
+  create: (config, shape) => createWorkspanTarget(config, shape),
+};
