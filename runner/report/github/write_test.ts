@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { escapeData } from "./workflow_commands.ts";
 import { escapeMarkdown } from "./markdown.ts";
 import { writeGithubFailure, writeGithubReport } from "./write.ts";
-import { ACTIONS_ENV, fakeFiles, summary } from "./_testing.ts";
+import { ACTIONS_ENV, fakeFiles, summary, tables } from "./_testing.ts";
 
 Deno.test("writeGithubReport() appends summary and outputs, prints annotations, hides secrets", async () => {
   const { files, appendFile } = fakeFiles();
@@ -108,4 +108,79 @@ Deno.test("writeGithubFailure() explains a pipeline that could not start", async
   assert.deepEqual(logged, [
     '::error file=pipelines/bigin-deals.yaml,line=13,col=11,title=missing_env::Variable "BIGIN_ORG_ID" is not set',
   ]);
+});
+
+Deno.test("writeGithubReport() keeps numbers whole when a secret is also a count", async () => {
+  const { files, appendFile } = fakeFiles();
+  const logged: string[] = [];
+  const s = summary({
+    status: "failed",
+    exit_code: 3,
+    reason: "Org 1000 was refused",
+    counts: { ...summary().counts, read: 1000, rejected: 1, sent: 999, succeeded: 997 },
+  });
+  await writeGithubReport(s, {
+    env: (n) => ACTIONS_ENV[n],
+    appendFile,
+    log: (l) => logged.push(l),
+    secrets: ["1000"],
+  });
+  const out = files.get("/gh/output")!;
+  assert.match(out, /^read=1000$/m);
+  assert.match(out, /^reason=Org \*\*\* was refused$/m);
+  const md = files.get("/gh/summary.md")!;
+  assert.deepEqual(tables(md)[0]!.rows[0]!.slice(0, 3), ["1,000", "1", "999"]);
+  assert.match(md, /> Org \\\*\\\*\\\* was refused/);
+  assert.match(logged[0]!, /FAILED: Org \*\*\* was refused/);
+});
+
+Deno.test("writeGithubReport() hides a secret with a quote or backslash in every spelling", async () => {
+  const { files, appendFile } = fakeFiles();
+  const logged: string[] = [];
+  const secret = 'p"w\\d_1%';
+  const json = JSON.stringify(secret).slice(1, -1);
+  const s = summary({
+    status: "failed",
+    exit_code: 1,
+    reason: `Refused ${secret}`,
+    errors: [
+      { source_line: 2, key: "k", message: `API echoed {"token":"${json}"}`, stage: "remote" },
+      { source_line: 3, key: "k", message: `escaped ${escapeMarkdown(secret)}`, stage: "remote" },
+      { source_line: 4, key: "k", message: `logged ${escapeData(secret)}`, stage: "remote" },
+    ],
+  });
+  await writeGithubReport(s, {
+    env: (n) => ACTIONS_ENV[n],
+    appendFile,
+    log: (l) => logged.push(l),
+    secrets: [secret],
+  });
+  const all = [...files.values(), ...logged].join("\n");
+  const spellings = [secret, json, escapeMarkdown(secret), escapeData(secret), "pw", "w\\d"];
+  for (const spelling of [...spellings, ...spellings.map(escapeMarkdown)]) {
+    assert.ok(!all.includes(spelling), `found ${spelling} in\n${all}`);
+  }
+  assert.match(all, /API echoed \{"token":"\*\*\*"\}/);
+  assert.equal(logged.filter((l) => l.includes("***")).length, 4);
+});
+
+Deno.test("writeGithubFailure() hides secrets in the message, diagnostics and outputs", async () => {
+  const { files, appendFile } = fakeFiles();
+  const logged: string[] = [];
+  const secret = "s3cr3t-value";
+  await writeGithubFailure("pipelines/x.yaml", {
+    message: `Token ${secret} refused`,
+    code: "auth",
+    exitCode: 3,
+  }, {
+    env: (n) => ACTIONS_ENV[n],
+    appendFile,
+    log: (l) => logged.push(l),
+    secrets: [secret],
+  });
+  const all = [...files.values(), ...logged].join("\n");
+  assert.ok(!all.includes(secret), all);
+  assert.match(files.get("/gh/summary.md")!, /> Token \\\*\\\*\\\* refused/);
+  assert.deepEqual(logged, ["::error file=pipelines/x.yaml::Token *** refused"]);
+  assert.match(files.get("/gh/output")!, /^exit_code=3$/m);
 });
