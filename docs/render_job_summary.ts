@@ -11,7 +11,7 @@
  * @module
  */
 import { marked } from "marked";
-import { jobSummary } from "../runner/report/github.ts";
+import { jobSummary } from "../runner/report/github/mod.ts";
 import type { Summary } from "../runner/report/summary.ts";
 
 const WORKSPACE = "/home/runner/work/crm-loads/crm-loads";

@@ -10,7 +10,7 @@ import { loadPipeline, pipelineSchemaFor } from "./config/mod.ts";
 import { fieldTable, replaceFieldTable } from "./config/docs.ts";
 import { formatDiagnostic, PipelineError, RunnerError } from "./errors.ts";
 import { execute, type ExecuteDeps } from "./execute.ts";
-import { humanReport, oneLine, redact } from "./report/human.ts";
+import { humanReport, oneLine } from "./report/human.ts";
 import { progressPrinter } from "./report/progress.ts";
 import {
   annotateDiagnostics,
@@ -20,8 +20,10 @@ import {
   workflowCommand,
   writeGithubFailure,
   writeGithubReport,
-} from "./report/github.ts";
-import type { Summary } from "./report/summary.ts";
+} from "./report/github/mod.ts";
+import { type Summary, summaryJson } from "./report/summary.ts";
+import { redact, redactDeep } from "./util/redact.ts";
+import { writeAtomic } from "./util/fs.ts";
 import { openSource } from "./sources/mod.ts";
 import { TARGETS } from "./registry.ts";
 import { createFetchOnce } from "./targets/_http.ts";
@@ -64,7 +66,9 @@ export function reportError(io: Io, err: unknown): number {
   }
   if (err instanceof RunnerError) {
     io.err(`error: ${err.message}`);
-    return err.code === "usage" || err.code === "invalid_source" || err.code === "invalid_pipeline"
+    return err.code === "usage" || err.code === "invalid_source" ||
+        err.code === "invalid_pipeline" || err.code === "resume_refused" ||
+        err.code === "already_loaded"
       ? EXIT.invalid
       : EXIT.transport;
   }
@@ -184,7 +188,7 @@ export async function openJournal(
     ].filter(Boolean);
     if (changed.length > 0) {
       throw new RunnerError(
-        "usage",
+        "resume_refused",
         `The last run of "${plan.name}" (${view.run.at}) did not finish${
           waiting > 0 ? ` and has ${waiting} executions it never saw complete` : ""
         }, and ${
@@ -200,7 +204,7 @@ export async function openJournal(
     const done = finishedRunsOf(events, sourceHash, planHash);
     if (done.length > 0) {
       throw new RunnerError(
-        "usage",
+        "already_loaded",
         `"${plan.source.path}" was already loaded by this pipeline (run of ${done.at(-1)!.at}, ${
           done.at(-1)!.status
         }): inserting it again would create every record twice. Use --force to load it anyway`,
@@ -218,14 +222,6 @@ export async function openJournal(
     duplicates_on_resend: plan.target.duplicatesOnResend,
   });
   return { writer, prior: new Map() };
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
 }
 
 /** Runs one pipeline file end to end; returns its summary, or throws before anything was sent. */
@@ -255,12 +251,16 @@ export async function runOne(
       : {}),
     ...deps,
   }).finally(() => once?.close());
+  // Secrets are hidden in the values, then serialised: never replaced inside the JSON text.
   if (plan.output.summary) {
-    await writeAtomic(plan.output.summary, JSON.stringify(summary, null, 2) + "\n");
+    // A relative path is under the working directory and must not leave it by a symbolic link.
+    const within = plan.output.summary.startsWith("/") ? {} : { within: Deno.cwd() };
+    await writeAtomic(plan.output.summary, summaryJson(summary, plan.secrets, 2), within);
   }
-  io.out(redact(JSON.stringify(summary), plan.secrets));
+  io.out(summaryJson(summary, plan.secrets));
   if (!options.quiet && !options.json) {
-    for (const l of humanReport(summary, { color: io.color })) io.err(redact(l, plan.secrets));
+    const shown = redactDeep(summary, plan.secrets);
+    for (const l of humanReport(shown, { color: io.color })) io.err(l);
   }
   // In GitHub Actions: the job summary, step outputs and annotations on the source lines.
   await writeGithubReport(summary, {
@@ -287,6 +287,7 @@ export async function runCommand(files: string[], io: Io, options: RunOptions): 
       code = Math.max(code, exit);
       await writeGithubFailure(file, {
         message: err instanceof Error ? err.message : String(err),
+        ...(err instanceof RunnerError ? { code: err.code } : {}),
         ...(err instanceof PipelineError ? { diagnostics: err.diagnostics } : {}),
         exitCode: exit,
       }, { env: io.env, appendFile: appendOrWarn(io), log: io.err });

@@ -9,6 +9,8 @@ export type ErrorCode =
   | "usage" // bad command line
   | "invalid_pipeline" // the pipeline file failed validation (carries diagnostics)
   | "invalid_source" // the source file cannot be read as declared
+  | "resume_refused" // the journal's unfinished run cannot be resumed: its file or pipeline changed
+  | "already_loaded" // an insert pipeline already loaded this exact file (use --force)
   | "auth" // the API refused our credentials
   | "transport" // the API could not be reached, or answered something we cannot read
   | "api" // the API answered with an error we cannot recover from

@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import type { BatchCounts, RowFailure, Submission } from "./targets/mod.ts";
 import { RunnerError } from "./errors.ts";
+import { writeAtomicSync } from "./util/fs.ts";
 
 /** One line of the journal. */
 export type JournalEvent =
@@ -186,7 +187,6 @@ export function isFinished(view: JournalView): boolean {
 export class JournalWriter {
   readonly path: string;
   #lines: string[];
-  readonly #enc = new TextEncoder();
 
   /** @param keep earlier events to keep (a resumed run continues its journal) */
   constructor(path: string, keep: JournalEvent[] = []) {
@@ -199,17 +199,7 @@ export class JournalWriter {
   /** Records one event durably before returning. */
   record(event: JournalEvent): void {
     this.#lines.push(JSON.stringify(event));
-    const tmp = `${this.path}.tmp`;
-    const file = Deno.openSync(tmp, { write: true, create: true, truncate: true });
-    try {
-      const data = this.#enc.encode(this.#lines.join("\n") + "\n");
-      let off = 0;
-      while (off < data.length) off += file.writeSync(data.subarray(off));
-      file.syncSync();
-    } finally {
-      file.close();
-    }
-    Deno.renameSync(tmp, this.path);
+    writeAtomicSync(this.path, this.#lines.join("\n") + "\n");
   }
 }
 

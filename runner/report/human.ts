@@ -1,10 +1,11 @@
 /**
- * The short report a person reads in a terminal after a run (stderr), and the redaction every
- * printed line goes through.
+ * The short report a person reads in a terminal after a run (stderr). Hide secrets in the
+ * summary (`redactDeep` in `util/redact.ts`) before rendering it.
  *
  * @module
  */
 import { COUNT_ORDER, EXCEPTIONAL_COUNTS, type Summary } from "./summary.ts";
+import { count, formatDuration } from "../util/format.ts";
 
 /** Whether to use colour: a TTY and no `NO_COLOR`. */
 export interface Style {
@@ -30,13 +31,6 @@ const STATUS_COLOR: Record<Summary["status"], string> = {
   timed_out: "35",
 };
 
-/** Replaces every secret in `text` with `***`. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length >= 4) out = out.replaceAll(s, "***");
-  return out;
-}
-
 /**
  * Renders a summary as a few lines: status, counts, batches and the first errors.
  *
@@ -49,7 +43,7 @@ export function humanReport(s: Summary, style: Style, maxErrors = 10): string[] 
   lines.push(
     `${paint(style.color, "1", s.pipeline)} -> ${s.target}: ${
       paint(style.color, STATUS_COLOR[s.status], s.status)
-    } in ${(s.duration_ms / 1000).toFixed(1)} s (exit ${s.exit_code})`,
+    } in ${formatDuration(s.duration_ms)} (exit ${s.exit_code})`,
   );
   if (s.reason) lines.push(`  ${oneLine(s.reason)}`);
   const cells: [string, number][] = COUNT_ORDER
@@ -68,7 +62,7 @@ export function humanReport(s: Summary, style: Style, maxErrors = 10): string[] 
       );
     }
     if (s.batches.length > shown.length) {
-      lines.push(`  ... ${s.batches.length - shown.length} more batches`);
+      lines.push(`  ... ${count(s.batches.length - shown.length, "more batch", "more batches")}`);
     }
   }
   if (s.errors.length > 0) {

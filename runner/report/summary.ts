@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { redactDeep } from "../util/redact.ts";
 
 /** How a run ended. */
 export type RunStatus = "succeeded" | "completed_with_errors" | "failed" | "timed_out";
@@ -133,4 +134,17 @@ export function checkCounts(c: Counts): string[] {
     );
   }
   return out;
+}
+
+/**
+ * The summary as JSON text, secrets hidden in its values before it is serialised (so a secret
+ * that is also a count, say `1000`, never turns `"read":1000` into `"read":***`).
+ *
+ * @param indent as `JSON.stringify`'s; with an indent the text ends with a line break (a file)
+ * @example
+ * io.out(summaryJson(summary, plan.secrets));
+ */
+export function summaryJson(s: Summary, secrets: readonly string[], indent?: number): string {
+  const text = JSON.stringify(redactDeep(s, secrets), null, indent);
+  return indent === undefined ? text : text + "\n";
 }

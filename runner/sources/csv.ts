@@ -9,7 +9,7 @@
  */
 
 import { RunnerError } from "../errors.ts";
-import type { Source, SourceRecord } from "./mod.ts";
+import type { Source, SourceRecord } from "./types.ts";
 import {
   BATCH_ROWS,
   countLines,

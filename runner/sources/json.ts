@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Source, SourceRecord } from "./mod.ts";
+import type { Source, SourceRecord } from "./types.ts";
 import {
   BATCH_ROWS,
   countLines,

@@ -1,0 +1,112 @@
+/**
+ * Annotations: `::error`/`::warning`/`::notice` workflow commands that GitHub shows on the run
+ * and, with a file and line, on the source line or pipeline line they are about.
+ *
+ * GitHub shows at most 10 error and 10 warning annotations per step (50 per job), so row
+ * annotations are capped and one more counts the rest.
+ *
+ * @module
+ */
+import type { Diagnostic } from "../../errors.ts";
+import type { Summary } from "../summary.ts";
+import { count } from "../../util/format.ts";
+import {
+  type GithubReportOptions,
+  inRepository,
+  relativeToWorkspace,
+  shortenPaths,
+} from "./env.ts";
+import { workflowCommand } from "./workflow_commands.ts";
+import { clip, notShown, statusWord } from "./_text.ts";
+
+/**
+ * Workflow command annotations for a run: one for the run itself when it did not succeed, one per
+ * failed row (at its source line; `::error` when the run failed, `::warning` when it stayed
+ * within `max_error_rate`) up to `maxAnnotations`, then one warning counting the rest, and a
+ * warning per problem. Print them on stdout or stderr of the step.
+ */
+export function annotations(s: Summary, options: GithubReportOptions = {}): string[] {
+  const o = options;
+  const max = o.maxAnnotations ?? 10;
+  const title = s.pipeline;
+  const out: string[] = [];
+  const source = relativeToWorkspace(s.source, o.workspace);
+  const annotatable = inRepository(source);
+  if (s.status !== "succeeded") {
+    const level = s.status === "completed_with_errors" ? "notice" : "error";
+    out.push(
+      workflowCommand(
+        level,
+        { title },
+        `${statusWord(s.status)}${
+          s.reason ? `: ${shortenPaths(s.reason, o.workspace)}` : ""
+        } (exit code ${s.exit_code})`,
+      ),
+    );
+  }
+  const level = s.status === "completed_with_errors" ? "warning" : "error";
+  const shown = s.errors.slice(0, max);
+  for (const e of shown) {
+    const where = annotatable
+      ? { file: source, line: e.source_line }
+      : { file: undefined, line: undefined };
+    const place = !annotatable && e.source_line !== undefined ? `${source}:${e.source_line}: ` : "";
+    const what = [
+      e.key !== undefined ? `row "${clip(e.key, 80)}"` : "",
+      e.field !== undefined ? `field "${clip(e.field, 80)}"` : "",
+    ].filter(Boolean).join(", ");
+    const message = clip(`${e.message}${e.code ? ` (${e.code})` : ""}`, 500);
+    out.push(
+      workflowCommand(
+        level,
+        { ...where, title },
+        `${place}${what ? `${what}: ` : ""}${message} [${e.stage}]`,
+      ),
+    );
+  }
+  const more = notShown(s, shown.length);
+  if (more > 0) {
+    out.push(
+      workflowCommand(
+        "warning",
+        { title },
+        `${count(more, "more failed row", "more failed rows")}, see the rejects file${
+          s.outputs.rejects ? ` (${relativeToWorkspace(s.outputs.rejects, o.workspace)})` : ""
+        }`,
+      ),
+    );
+  }
+  for (const p of s.problems) {
+    out.push(workflowCommand("warning", { title }, shortenPaths(p, o.workspace)));
+  }
+  return out;
+}
+
+/**
+ * `::error` annotations for pipeline validation problems, at their line and column, so a pull
+ * request shows them on the changed line.
+ *
+ * @param file the pipeline file, relative to the repository root (`pipelines/x.yaml`)
+ * @example
+ * for (const l of annotateDiagnostics(err.file, err.diagnostics)) io.out(l);
+ */
+export function annotateDiagnostics(file: string, diagnostics: readonly Diagnostic[]): string[] {
+  return diagnostics.map((d) =>
+    workflowCommand(
+      "error",
+      { file, line: d.line, col: d.column, title: d.code },
+      d.message,
+    )
+  );
+}
+
+/** The annotation for a pipeline that could not start: one per diagnostic, else its message. */
+export function annotateStartFailure(
+  file: string,
+  message: string,
+  diagnostics: readonly Diagnostic[] = [],
+): string[] {
+  return diagnostics.length > 0
+    ? annotateDiagnostics(file, diagnostics)
+    : [workflowCommand("error", { file: inRepository(file) ? file : undefined }, message)];
+}

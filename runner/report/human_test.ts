@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { humanReport, oneLine } from "./human.ts";
+import type { BatchSummary, Summary } from "./summary.ts";
+
+function summary(over: Partial<Summary> = {}): Summary {
+  return {
+    version: 1,
+    pipeline: "p",
+    target: "workspan",
+    status: "succeeded",
+    started_at: "2026-11-25T19:40:01.112Z",
+    finished_at: "2026-11-25T19:44:13.112Z",
+    duration_ms: 252_000,
+    source: "data.csv",
+    counts: {
+      read: 10,
+      rejected: 0,
+      sent: 10,
+      succeeded: 10,
+      failed: 0,
+      skipped: 0,
+      pending: 0,
+      unknown: 0,
+      unsent: 0,
+    },
+    error_rate: 0,
+    max_error_rate: 0,
+    batches: [],
+    errors: [],
+    errors_omitted: 0,
+    problems: [],
+    hints: [],
+    exit_code: 0,
+    outputs: {},
+    ...over,
+  };
+}
+
+const batch = (index: number): BatchSummary => ({
+  index,
+  rows: 1,
+  first_line: index + 2,
+  last_line: index + 2,
+  status: "completed",
+  polls: 0,
+  counts: { succeeded: 1, failed: 0, skipped: 0 },
+});
+
+Deno.test("humanReport() gives the duration the way the job summary does", () => {
+  assert.equal(
+    humanReport(summary(), { color: false })[0],
+    "p -> workspan: succeeded in 4 min 12 s (exit 0)",
+  );
+  assert.match(humanReport(summary({ duration_ms: 850 }), { color: false })[0]!, / in 850 ms /);
+});
+
+Deno.test("humanReport() counts the batches it leaves out in words", () => {
+  const nine = humanReport(summary({ batches: Array.from({ length: 9 }, (_, i) => batch(i)) }), {
+    color: false,
+  });
+  assert.equal(nine.at(-1), "  ... 1 more batch");
+  const ten = humanReport(summary({ batches: Array.from({ length: 10 }, (_, i) => batch(i)) }), {
+    color: false,
+  });
+  assert.equal(ten.at(-1), "  ... 2 more batches");
+});
+
+Deno.test("oneLine() turns line breaks and control characters into spaces", () => {
+  assert.equal(oneLine("a\nb\r\n::error::x\u0007"), "a b ::error::x ");
+});

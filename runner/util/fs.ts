@@ -1,0 +1,166 @@
+/**
+ * Writing files so that a crash never leaves a torn one: write a temp file beside the target,
+ * fsync it, rename it over the target. Readers see the old file or the new one, never half.
+ *
+ * @module
+ */
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { RunnerError } from "../errors.ts";
+
+/** Options of {@linkcode writeAtomic} and {@linkcode writeAtomicSync}. */
+export interface WriteAtomicOptions {
+  /**
+   * The folder the file must end up in. The path is refused when it, or a symbolic link on its
+   * way (a parent folder, or the file itself), resolves to a place outside this folder.
+   */
+  within?: string;
+}
+
+let calls = 0;
+
+/**
+ * A temp name no other process or call uses: the pid tells processes apart, the counter calls
+ * in one process, the random part a reused pid. It is created with `createNew`, which never
+ * follows a symbolic link someone planted under that name.
+ */
+function tempName(path: string): string {
+  const random = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36);
+  return `${path}.tmp-${Deno.pid}-${++calls}-${random}`;
+}
+
+/**
+ * Writes `text` to `path` atomically, creating the parent folders. A symbolic link at `path` is
+ * replaced by the new file, never written through.
+ *
+ * @throws {RunnerError} `usage` when `options.within` is given and the path leads outside it
+ * @example
+ * await writeAtomic("out/run.summary.json", JSON.stringify(summary), { within: Deno.cwd() });
+ */
+export async function writeAtomic(
+  path: string,
+  text: string,
+  options: WriteAtomicOptions = {},
+): Promise<void> {
+  if (options.within !== undefined) assertWithin(path, options.within);
+  const dir = dirname(path);
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = tempName(path);
+  try {
+    const file = await Deno.open(tmp, { write: true, createNew: true });
+    try {
+      const data = new TextEncoder().encode(text);
+      let off = 0;
+      while (off < data.length) off += await file.write(data.subarray(off));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+  syncFolder(dir);
+}
+
+/**
+ * As {@linkcode writeAtomic}, synchronously: for the run journal, which must be on disk before
+ * the request it announces is sent.
+ *
+ * @throws {RunnerError} `usage` when `options.within` is given and the path leads outside it
+ */
+export function writeAtomicSync(
+  path: string,
+  text: string,
+  options: WriteAtomicOptions = {},
+): void {
+  if (options.within !== undefined) assertWithin(path, options.within);
+  const dir = dirname(path);
+  Deno.mkdirSync(dir, { recursive: true });
+  const tmp = tempName(path);
+  try {
+    const file = Deno.openSync(tmp, { write: true, createNew: true });
+    try {
+      const data = new TextEncoder().encode(text);
+      let off = 0;
+      while (off < data.length) off += file.writeSync(data.subarray(off));
+      file.syncSync();
+    } finally {
+      file.close();
+    }
+    Deno.renameSync(tmp, path);
+  } catch (err) {
+    try {
+      Deno.removeSync(tmp);
+    } catch {
+      // The temp file was never created, or is gone already.
+    }
+    throw err;
+  }
+  syncFolder(dir);
+}
+
+/** Makes the rename itself durable; some systems cannot open a folder, and then it is skipped. */
+function syncFolder(dir: string): void {
+  try {
+    using folder = Deno.openSync(dir, { read: true });
+    folder.syncSync();
+  } catch {
+    // Best effort: the data itself was synced before the rename.
+  }
+}
+
+/**
+ * Throws unless `path`, with every symbolic link resolved (including one at `path` itself, even
+ * dangling), lies inside `within` (also resolved).
+ *
+ * @throws {RunnerError} `usage` naming the path, where it leads and the folder
+ */
+export function assertWithin(path: string, within: string): void {
+  const root = realLocation(within);
+  const real = realLocation(path);
+  const rel = relative(root, real);
+  if (rel === ".." || rel.startsWith("../") || isAbsolute(rel)) {
+    throw new RunnerError(
+      "usage",
+      `Cannot write "${path}": it leads to "${real}", outside "${within}" (through a symbolic link or "..")`,
+    );
+  }
+}
+
+/**
+ * Where a path really points: symbolic links resolved as far as the path exists, the rest
+ * appended as written. A dangling link is followed to where it would create its file.
+ */
+function realLocation(path: string, depth = 0): string {
+  if (depth > 40) {
+    throw new RunnerError("usage", `Cannot write "${path}": too many levels of symbolic links`);
+  }
+  let head = resolve(path);
+  const tail: string[] = [];
+  for (;;) {
+    try {
+      return join(Deno.realPathSync(head), ...tail);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    const link = danglingLink(head);
+    if (link !== undefined) {
+      const target = isAbsolute(link) ? link : join(dirname(head), link);
+      return realLocation(join(target, ...tail), depth + 1);
+    }
+    const up = dirname(head);
+    if (up === head) return join(head, ...tail);
+    tail.unshift(basename(head));
+    head = up;
+  }
+}
+
+/** The target of `path` when it is a symbolic link whose target does not exist. */
+function danglingLink(path: string): string | undefined {
+  try {
+    return Deno.lstatSync(path).isSymlink ? Deno.readLinkSync(path) : undefined;
+  } catch {
+    return undefined;
+  }
+}
