@@ -14,7 +14,7 @@
  */
 import { compile } from "../runner/compile.ts";
 import { loadPipeline } from "../runner/config/mod.ts";
-import { execute } from "../runner/execute.ts";
+import { execute } from "../runner/execute/mod.ts";
 import type { Batch, PollResult, Target } from "../runner/targets/mod.ts";
 
 /** user + system CPU of this process in ms, from `/proc/self/stat` (clock ticks of 10 ms). */

@@ -53,6 +53,9 @@ export type JournalEvent =
   | { event: "end"; status: string; exit_code: number; at: string }
   | { event: "resume"; at: string };
 
+/** How a batch ended, as the journal's `done` event keeps it (without the event's envelope). */
+export type BatchOutcome = Omit<Extract<JournalEvent, { event: "done" }>, "event" | "batch" | "at">;
+
 /** What an earlier, unfinished run left for one batch. */
 export type PriorBatch =
   | { state: "done"; event: Extract<JournalEvent, { event: "done" }>; submission?: Submission }
