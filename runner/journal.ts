@@ -226,9 +226,14 @@ export function history(events: JournalEvent[], keep = 50): JournalEvent[] {
   const out = events.filter((e) => e.event === "run" || e.event === "end");
   const runs = out.filter((e) => e.event === "run").length;
   let drop = Math.max(0, runs - keep);
+  let dropping = false;
+  // A run is dropped with its end: the oldest `runs - keep` runs go as a whole.
   return out.filter((e) => {
-    if (drop > 0 && e.event === "run") drop--;
-    return drop === 0 || e.event !== "end";
+    if (e.event === "run") {
+      dropping = drop > 0;
+      if (dropping) drop--;
+    }
+    return !dropping;
   });
 }
 

@@ -4,6 +4,7 @@ import {
   finishedRunsOf,
   hashFile,
   hashJson,
+  history,
   isFinished,
   isResumable,
   type JournalEvent,
@@ -156,6 +157,13 @@ Deno.test("isResumable() and isFinished() tell unfinished runs from finished one
   }]);
   assert.equal(isResumable(nothing), false);
   assert.equal(isResumable(viewJournal([])), false);
+});
+
+Deno.test("history() keeps only run and end events, and the last `keep` runs", () => {
+  const events = [run(1), submit(0), end("succeeded"), run(2), accepted(0), end("failed"), run(3)];
+  assert.deepEqual(history(events), [run(1), end("succeeded"), run(2), end("failed"), run(3)]);
+  assert.deepEqual(history(events, 1), [run(3)]);
+  assert.deepEqual(history(events, 2), [run(2), end("failed"), run(3)]);
 });
 
 Deno.test("finishedRunsOf() finds finished loads of the same source and plan only", () => {
