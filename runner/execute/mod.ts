@@ -28,7 +28,7 @@ import { type LifecycleDeps, runBatch } from "./lifecycle.ts";
 import { Pool } from "./pool.ts";
 import { replay, resumeAction } from "./resume.ts";
 import { sleep as defaultSleep } from "./schedule.ts";
-import { verdict } from "./verdict.ts";
+import { type Verdict, verdict } from "./verdict.ts";
 
 /** A snapshot of a run in progress, for the progress line. */
 export interface Progress {
@@ -121,6 +121,16 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   const v = verdict(ledger.facts(), plan.maxErrorRate);
   const finished = now();
   journal({ event: "end", status: v.status, exit_code: v.exit, at: iso(finished) });
+  return summaryOf(run, v, { started, finished, rejects: rejects?.path });
+}
+
+/** The run's summary, from the ledger and the verdict. */
+function summaryOf(
+  run: Run,
+  v: Verdict,
+  o: { started: number; finished: number; rejects: string | undefined },
+): Summary {
+  const { plan, ledger } = run;
   const lists = ledger.lists();
   return {
     version: 1,
@@ -128,9 +138,9 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     target: plan.target.api,
     status: v.status,
     ...(v.reason ? { reason: v.reason } : {}),
-    started_at: iso(started),
-    finished_at: iso(finished),
-    duration_ms: finished - started,
+    started_at: iso(o.started),
+    finished_at: iso(o.finished),
+    duration_ms: o.finished - o.started,
     ...(run.prior.size > 0 ? { resumed: true } : {}),
     source: plan.source.path,
     counts: ledger.counts(),
@@ -144,7 +154,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     exit_code: v.exit,
     outputs: {
       ...(plan.output.summary ? { summary: plan.output.summary } : {}),
-      ...(rejects ? { rejects: rejects.path } : {}),
+      ...(o.rejects !== undefined ? { rejects: o.rejects } : {}),
     },
   };
 }
