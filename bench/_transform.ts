@@ -14,7 +14,7 @@
  */
 import { compile } from "../runner/compile.ts";
 import { loadPipeline } from "../runner/config/mod.ts";
-import { execute } from "../runner/execute.ts";
+import { execute } from "../runner/execute/mod.ts";
 import { PIPELINE_SCHEMA } from "../runner/registry.ts";
 import type { Batch, BatchResults, StatusResult, Target } from "../runner/targets/mod.ts";
 

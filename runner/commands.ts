@@ -9,7 +9,8 @@ import { compile, type Plan } from "./compile.ts";
 import { loadPipeline, pipelineSchemaFor } from "./config/mod.ts";
 import { fieldTable, replaceFieldTable } from "./config/docs.ts";
 import { formatDiagnostic, PipelineError, RunnerError } from "./errors.ts";
-import { execute, type ExecuteDeps } from "./execute.ts";
+import { EXIT } from "./exit.ts";
+import { execute, type ExecuteDeps } from "./execute/mod.ts";
 import { humanReport, oneLine } from "./report/human.ts";
 import { progressPrinter } from "./report/progress.ts";
 import {
@@ -54,8 +55,7 @@ export interface Io {
   appendFile: (path: string, text: string) => Promise<void>;
 }
 
-/** Exit codes, as the README documents them. */
-export const EXIT = { ok: 0, rowsFailed: 1, invalid: 2, transport: 3, timedOut: 4 } as const;
+export { EXIT };
 
 /** Maps an error thrown before a run started to an exit code and a message. */
 export function reportError(io: Io, err: unknown): number {

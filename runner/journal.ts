@@ -54,6 +54,9 @@ export type JournalEvent =
   | { event: "end"; status: string; exit_code: number; at: string }
   | { event: "resume"; at: string };
 
+/** How a batch ended, as the journal's `done` event keeps it (without the event's envelope). */
+export type BatchOutcome = Omit<Extract<JournalEvent, { event: "done" }>, "event" | "batch" | "at">;
+
 /** What an earlier, unfinished run left for one batch. */
 export type PriorBatch =
   | { state: "done"; event: Extract<JournalEvent, { event: "done" }>; submission?: Submission }
@@ -213,9 +216,14 @@ export function history(events: JournalEvent[], keep = 50): JournalEvent[] {
   const out = events.filter((e) => e.event === "run" || e.event === "end");
   const runs = out.filter((e) => e.event === "run").length;
   let drop = Math.max(0, runs - keep);
+  let dropping = false;
+  // A run is dropped with its end: the oldest `runs - keep` runs go as a whole.
   return out.filter((e) => {
-    if (drop > 0 && e.event === "run") drop--;
-    return drop === 0 || e.event !== "end";
+    if (e.event === "run") {
+      dropping = drop > 0;
+      if (dropping) drop--;
+    }
+    return !dropping;
   });
 }
 

@@ -10,7 +10,7 @@ import { compile } from "../runner/compile.ts";
 import { loadPipeline } from "../runner/config/mod.ts";
 import { RunnerError } from "../runner/errors.ts";
 import { PIPELINE_SCHEMA } from "../runner/registry.ts";
-import { execute } from "../runner/execute.ts";
+import { execute } from "../runner/execute/mod.ts";
 import type { Summary } from "../runner/report/summary.ts";
 import { assertIdentities } from "./_harness.ts";
 import { createWorkspanSandbox, type WorkspanSandbox } from "../sandbox/workspan.ts";

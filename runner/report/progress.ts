@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Progress } from "../execute.ts";
+import type { Progress } from "../execute/mod.ts";
 
 /** Renders progress to a line-writer; returns the callback `execute` takes. */
 export function progressPrinter(

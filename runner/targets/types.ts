@@ -66,6 +66,12 @@ export interface BatchResults {
   failures: RowFailure[];
   /** Contradictions in the API's answer (counts that do not add up); reported, never hidden. */
   problems: string[];
+  /**
+   * Row indexes (in the batch) the API never processed (Salesforce's "unprocessed records"):
+   * they were never written, so the executor sends them again in a new job, once. They are not
+   * in `counts`.
+   */
+  unprocessed?: number[];
 }
 
 /** A submitted batch: the remote id and anything the target needs to poll it. */
@@ -89,6 +95,11 @@ export interface TargetContext {
   /** Diagnostic log line on stderr (never given secrets). */
   log: (message: string) => void;
   signal?: AbortSignal;
+  /**
+   * Called by `submit()` as soon as a remote id is known (a job created, before its upload and
+   * close), so the executor journals it at once. JSON-safe, and never holding a secret.
+   */
+  checkpoint?(partial: Submission): void;
 }
 
 /** What a target knows of the rows it will be sent, fixed at compile time. */
@@ -103,7 +114,7 @@ export interface RowShape {
 export interface RequestInfo {
   /** Short name: "token", "upload", "create job", "status", "download results". */
   name: string;
-  method: "GET" | "POST" | "PUT" | "PATCH";
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** How often it is sent: once a run, once a batch, once a status check, once a finished batch. */
   when: "per_run" | "per_batch" | "per_poll" | "on_finish";
   /**
@@ -161,6 +172,12 @@ export interface Target {
     batch: Batch,
     ctx: TargetContext,
   ): Promise<BatchResults>;
+  /**
+   * After a crash, for a batch whose job was created (checkpointed) but never confirmed
+   * submitted: a job that was closed is returned to be polled; a job still open is aborted and
+   * `"resend"` returned (its rows were never written). Safe to repeat.
+   */
+  recover?(partial: Submission, batch: Batch, ctx: TargetContext): Promise<Submission | "resend">;
 }
 
 /** What a target may use while it is built (nothing yet: reserved for build-time effects). */

@@ -6,7 +6,7 @@
  */
 import { HttpError, RunnerError } from "../../errors.ts";
 import { describeBody, readJson, send, TokenCache } from "../_http.ts";
-import type { RequestInfo, TargetContext } from "./_contract.ts";
+import type { RequestInfo, TargetContext } from "../types.ts";
 import {
   atPointer,
   bodyMatches,
@@ -75,12 +75,11 @@ export function createAuth(
       if (h !== undefined) headers[k] = h;
     }
     const res = await send(grantCtx!, {
-      method: "POST",
+      request: { name: "token", method: "POST", when: "per_run", safeToRepeat: true, detail: "" },
       url: render(way.url, scope, true),
       headers,
       body: form,
       what,
-      kind: "safe",
       timeoutMs,
     });
     const body = await readJson(res, what).catch(() => undefined);

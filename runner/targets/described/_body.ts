@@ -8,7 +8,7 @@ import { RunnerError } from "../../errors.ts";
 import type { MappedRow, Value } from "../../mapping/mod.ts";
 import { csvCell } from "../_csv.ts";
 import { zipOne } from "../_zip.ts";
-import type { Batch } from "./_contract.ts";
+import type { Batch } from "../types.ts";
 import { render, renderJson, type Scope } from "./_template.ts";
 import type { RequestDecl } from "./schema.ts";
 

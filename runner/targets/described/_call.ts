@@ -9,7 +9,7 @@ import { HttpError, RunnerError } from "../../errors.ts";
 import { describeBody, readBytes, send } from "../_http.ts";
 import type { Auth } from "./_auth.ts";
 import { type BuiltBody } from "./_body.ts";
-import type { TargetContext } from "./_contract.ts";
+import type { RequestInfo, TargetContext } from "../types.ts";
 import { atPointer, bodyMatches, render, renderHeader, type Scope } from "./_template.ts";
 import type { RequestDecl } from "./schema.ts";
 
@@ -87,12 +87,17 @@ export async function call(
       if (h !== undefined) headers[k] = h;
     }
     const res = await send(ctx, {
-      method: decl.method as "GET",
+      request: {
+        name: what,
+        method: decl.method,
+        when: "per_batch",
+        safeToRepeat: decl.safe_to_repeat,
+        detail: "",
+      },
       url,
       headers,
       ...(body ? { body: body.body } : {}),
       what,
-      kind: decl.safe_to_repeat ? "safe" : "once",
       timeoutMs: env.timeoutMs,
     });
     const bytes = await readBytes(res, MAX_ANSWER_BYTES, what);

@@ -5,15 +5,10 @@
  * @module
  */
 import { z } from "zod";
-// The shared target settings; the lead swaps this for runner/targets/_common.ts after H1's move.
-import { baseUrl, commonTargetFields } from "../../config/_common.ts";
+import { baseUrl, secret, volatile } from "../../config/mod.ts";
+import { commonTargetFields } from "../_common.ts";
 import { chooseWay } from "./_auth.ts";
 import type { Description, Param } from "./schema.ts";
-
-/** Marks a schema as holding a secret (the contract's `secret()` marker, local until merged). */
-export function secret<T extends z.ZodType>(schema: T): T {
-  return schema.meta({ secret: true }) as T;
-}
 
 /** Default rows per job when the description sets no lower limit. */
 const DEFAULT_BATCH = 10_000;
@@ -38,8 +33,9 @@ function paramField(p: Param): z.ZodType {
   }
   if (p.default !== undefined) s = s.default(p.default as never);
   else if (!p.required) s = s.optional();
-  if (p.secret) s = secret(s);
-  return s.meta({ description: p.description, ...(p.secret ? { secret: true } : {}) });
+  // Credentials are secrets, and may change between a run and its resumption.
+  if (p.secret) s = volatile(secret(s));
+  return s.meta({ description: p.description });
 }
 
 /** The `target` section's schema for a described API. */

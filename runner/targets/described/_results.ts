@@ -5,8 +5,8 @@
  * @module
  */
 import { RunnerError } from "../../errors.ts";
-import { parseCsv } from "../_zip.ts";
-import type { Batch, BatchResults, RowFailure } from "./_contract.ts";
+import { parseCsv } from "../_csv.ts";
+import type { Batch, BatchResults, RowFailure } from "../types.ts";
 import { atPointer } from "./_template.ts";
 import type { Description, RowRules } from "./schema.ts";
 

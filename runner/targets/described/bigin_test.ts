@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { parseCsv, unzipOne, zipOne } from "../_zip.ts";
-import type { Batch, TargetContext } from "./_contract.ts";
+import { parseCsv } from "../_csv.ts";
+import { unzipOne, zipOne } from "../_zip.ts";
+import type { Batch, TargetContext } from "../types.ts";
 import { describedDefinition } from "./target.ts";
 
 const DEF = describedDefinition(

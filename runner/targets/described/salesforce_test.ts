@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { RunnerError, TransportError } from "../../errors.ts";
-import { parseCsv } from "../_zip.ts";
-import type { Batch, Submission, TargetContext } from "./_contract.ts";
+import { parseCsv } from "../_csv.ts";
+import type { Batch, Submission, TargetContext } from "../types.ts";
 import { describedDefinition } from "./target.ts";
 
 const FILE = fileURLToPath(new URL("../../../apis/salesforce-bulk2.yaml", import.meta.url));

@@ -24,7 +24,7 @@ import type {
   Target,
   TargetContext,
   TargetDefinition,
-} from "./_contract.ts";
+} from "../types.ts";
 import { targetSchemaFor } from "./_params.ts";
 import { csvRecords, joinResults, jsonRecords, type ResultSource } from "./_results.ts";
 import { atPointer, renderForDisplay, type Scope } from "./_template.ts";

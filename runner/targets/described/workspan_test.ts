@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import type { Batch, TargetContext } from "./_contract.ts";
+import type { Batch, TargetContext } from "../types.ts";
 import { describedDefinition } from "./target.ts";
 
 const DEF = describedDefinition(

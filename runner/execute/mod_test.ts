@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { compile, type Plan } from "./compile.ts";
-import { parsePipeline } from "./config/mod.ts";
-import { execute } from "./execute.ts";
-import { PIPELINE_SCHEMA } from "./registry.ts";
-import type { Source, SourceRecord } from "./sources/mod.ts";
-import type { Batch, BatchResults, StatusResult, Submission, Target } from "./targets/mod.ts";
+import { compile, type Plan } from "../compile.ts";
+import { parsePipeline } from "../config/mod.ts";
+import { execute } from "./mod.ts";
+import { PIPELINE_SCHEMA } from "../registry.ts";
+import type { Source, SourceRecord } from "../sources/mod.ts";
+import type { Batch, BatchResults, StatusResult, Submission, Target } from "../targets/mod.ts";
 
 async function planOf(
   extra = "",

@@ -1,0 +1,91 @@
+/**
+ * The batcher: turns source records into mapped batches in source order. Rows that cannot be
+ * read or mapped are rejected here (to the ledger and the rejects file) and never sent.
+ *
+ * @module
+ */
+import type { Plan } from "../compile.ts";
+import type { RejectsWriter } from "../report/rejects.ts";
+import type { SourceRecord } from "../sources/mod.ts";
+import type { Batch } from "../targets/mod.ts";
+import type { RunLedger } from "./ledger.ts";
+
+/** A batch with the source records its rows came from (kept only for the rejects file). */
+export interface InFlight {
+  batch: Batch;
+  records: Readonly<Record<string, unknown>>[];
+}
+
+/** Where rows that did not load go (the rejects file). */
+export type RejectsSink = Pick<RejectsWriter, "write">;
+
+/** What the batcher needs of a plan. */
+export type BatcherPlan = Pick<Plan, "mapper" | "keyOf" | "key">;
+
+/** Collects mapped rows into batches of `size` rows. */
+export class Batcher {
+  readonly #plan: BatcherPlan;
+  readonly #size: number;
+  readonly #ledger: RunLedger;
+  readonly #rejects: RejectsSink | undefined;
+  #next = 0;
+  #cur: InFlight;
+
+  /**
+   * @param size rows per batch (the target's batch size)
+   * @param rejects where rejected rows go; without it no source record is kept
+   */
+  constructor(plan: BatcherPlan, size: number, ledger: RunLedger, rejects?: RejectsSink) {
+    this.#plan = plan;
+    this.#size = size;
+    this.#ledger = ledger;
+    this.#rejects = rejects;
+    this.#cur = this.#fresh();
+  }
+
+  /** Takes one record; returns the batch it completed, if it completed one. */
+  add(rec: SourceRecord): InFlight | undefined {
+    if (rec.error !== undefined) {
+      this.#ledger.rowRejected([
+        { source_line: rec.line, code: "invalid_row", message: rec.error, stage: "local" },
+      ]);
+      this.#rejects?.write(rec.values, rec.line, rec.error);
+      return undefined;
+    }
+    const r = this.#plan.mapper.map(rec.values);
+    if (!r.ok) {
+      const key = this.#plan.keyOf(rec.values);
+      this.#ledger.rowRejected(r.errors.map((e) => ({
+        source_line: rec.line,
+        ...(key === undefined ? {} : { key }),
+        field: e.field,
+        code: e.code,
+        message: e.message,
+        stage: "local" as const,
+      })));
+      this.#rejects?.write(rec.values, rec.line, r.errors.map((e) => e.message).join("; "));
+      return undefined;
+    }
+    this.#ledger.rowStaged();
+    const cur = this.#cur;
+    cur.batch.rows.push(r.row);
+    cur.batch.lines.push(rec.line);
+    if (this.#rejects) cur.records.push(rec.values);
+    if (cur.batch.rows.length < this.#size) return undefined;
+    this.#cur = this.#fresh();
+    return cur;
+  }
+
+  /** The last, partial batch; undefined when it would be empty. */
+  rest(): InFlight | undefined {
+    return this.#cur.batch.rows.length > 0 ? this.#cur : undefined;
+  }
+
+  #fresh(): InFlight {
+    const p = this.#plan;
+    return {
+      batch: { index: this.#next++, fields: p.mapper.fields, rows: [], lines: [], key: p.key },
+      records: [],
+    };
+  }
+}

@@ -1,0 +1,495 @@
+/**
+ * The run ledger: the one owner of a run's counts, batch states, row errors, problems and hints.
+ * The other parts of the executor report events to it and never count for themselves.
+ *
+ * Every row read sits in exactly one bucket (rejected, unsent, pending, unknown, succeeded,
+ * failed, skipped), and every event moves rows from one bucket to another. `read` and `sent` are
+ * sums of buckets, so `read = rejected + sent + unsent` and
+ * `sent = succeeded + failed + skipped + pending + unknown` hold by construction, whatever the
+ * API answers.
+ *
+ * @module
+ */
+import { RunnerError } from "../errors.ts";
+import type { BatchOutcome } from "../journal.ts";
+import type { BatchSummary, Counts, RowError } from "../report/summary.ts";
+import type { Batch, BatchCounts, RowFailure } from "../targets/mod.ts";
+
+/** Why a run stopped before the end. */
+export interface Stop {
+  kind: "transport" | "input" | "timeout";
+  reason: string;
+}
+
+/** A row that did not load remotely, for the rejects file. */
+export interface FailedRow {
+  /** Index of the row in its batch; absent when the API did not say which row. */
+  row?: number;
+  line?: number;
+  message: string;
+}
+
+/** What the verdict is decided from: a snapshot of the ledger. */
+export interface LedgerFacts {
+  counts: Counts;
+  stop?: Stop;
+  /** Batches whose executions were still running when the run stopped waiting. */
+  timedOut: number;
+  /** One sentence per execution the API failed as a whole. */
+  executionFailures: readonly string[];
+  problems: number;
+  /** Batches whose API counts covered more rows than the batch held. */
+  overcounted: number;
+}
+
+type Bucket = "rejected" | "unsent" | "pending" | "unknown" | "succeeded" | "failed" | "skipped";
+type Share = Partial<Record<Bucket, number>>;
+
+/** Where a batch is in its life; decides which bucket its rows are in. */
+type Phase = "queued" | "sending" | "pending" | "timed_out" | "unknown" | "unsent" | "settled";
+
+const NEXT: Record<Phase, readonly Phase[]> = {
+  queued: ["sending", "pending", "unknown", "unsent", "settled"],
+  sending: ["pending", "unknown", "unsent"],
+  pending: ["timed_out", "unknown", "settled"],
+  timed_out: [],
+  unknown: [],
+  unsent: [],
+  settled: [],
+};
+
+const SENT: readonly Bucket[] = ["succeeded", "failed", "skipped", "pending", "unknown"];
+
+interface Entry {
+  summary: BatchSummary;
+  phase: Phase;
+  share: Share;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Records the events of one run; see the module doc. */
+export class RunLedger {
+  readonly #now: () => number;
+  readonly #cap: number;
+  readonly #rows: Record<Bucket, number> = {
+    rejected: 0,
+    unsent: 0,
+    pending: 0,
+    unknown: 0,
+    succeeded: 0,
+    failed: 0,
+    skipped: 0,
+  };
+  /** Mapped rows not yet in a batch (part of `unsent`). */
+  #staged = 0;
+  readonly #entries = new Map<number, Entry>();
+  readonly #batches: BatchSummary[] = [];
+  #errors: RowError[] = [];
+  #errorsSeen = 0;
+  readonly #problems: string[] = [];
+  readonly #hints: string[] = [];
+  readonly #executionFailures: string[] = [];
+  #overcounted = 0;
+  #batchesSent = 0;
+  #stop: Stop | undefined;
+  #stoppedAtLine: number | undefined;
+
+  /**
+   * @param o.maxErrors how many row errors the summary lists (`output.max_errors`)
+   * @param o.now the clock that stamps batch times
+   */
+  constructor(o: { maxErrors: number; now: () => number }) {
+    this.#cap = o.maxErrors;
+    this.#now = o.now;
+  }
+
+  // ---- rows ----
+
+  /** A source row was read and rejected locally, with one error per problem found. */
+  rowRejected(errors: RowError[]): void {
+    this.#rows.rejected++;
+    for (const e of errors) this.#addError(e);
+  }
+
+  /** A source row was read and mapped; it waits for its batch. */
+  rowStaged(): void {
+    this.#rows.unsent++;
+    this.#staged++;
+  }
+
+  /** The run stopped before reading the source line `line`. */
+  notRead(line: number): void {
+    this.#stoppedAtLine = line;
+  }
+
+  // ---- batches ----
+
+  /** A batch of staged rows was formed, in source order; its rows stay unsent until it is sent. */
+  openBatch(batch: Batch): void {
+    const rows = batch.rows.length;
+    if (this.#entries.has(batch.index)) {
+      throw new RunnerError("internal", `Batch ${batch.index + 1} cannot be opened twice`);
+    }
+    if (rows > this.#staged) {
+      throw new RunnerError(
+        "internal",
+        `Batch ${batch.index + 1} holds ${rows} rows, but only ${this.#staged} were staged`,
+      );
+    }
+    this.#staged -= rows;
+    const summary: BatchSummary = {
+      index: batch.index,
+      rows,
+      first_line: batch.lines[0] ?? 0,
+      last_line: batch.lines[rows - 1] ?? 0,
+      status: "not_sent",
+      polls: 0,
+      counts: { succeeded: 0, failed: 0, skipped: 0 },
+    };
+    this.#batches.push(summary);
+    this.#entries.set(batch.index, { summary, phase: "queued", share: { unsent: rows } });
+  }
+
+  /** The batch's upload starts: its rows may reach the API from now on. */
+  batchSending(index: number): void {
+    const e = this.#move(index, "sending");
+    e.summary.submitted_at = this.#at();
+  }
+
+  /** The API accepted the batch (or an earlier run's accepted batch is being waited for). */
+  batchAccepted(index: number, executionId: string): void {
+    const e = this.#entry(index);
+    if (e.phase === "queued") e.summary.submitted_at = this.#at();
+    this.#move(index, "pending");
+    e.summary.execution_id = executionId;
+    this.#batchesSent++;
+  }
+
+  /** The API refused the upload outright: nothing was processed, the rows are unsent. */
+  batchRefused(index: number, message: string): void {
+    const e = this.#move(index, "unsent");
+    Object.assign(e.summary, { status: "not_sent", message, finished_at: this.#at() });
+  }
+
+  /** The run stopped before this batch was sent. */
+  batchNotSent(index: number): void {
+    this.#move(index, "unsent").summary.message = "Not sent: the run stopped before this batch";
+  }
+
+  /** One status check of the batch starts; returns how many there have been. */
+  batchPolled(index: number): number {
+    return ++this.#entry(index).summary.polls;
+  }
+
+  /** The API's status of the batch, verbatim. */
+  batchRemoteStatus(index: number, remoteStatus: string): void {
+    this.#entry(index).summary.remote_status = remoteStatus;
+  }
+
+  /**
+   * The batch's fate is unknown: its upload may have reached the API (never resent blindly), or
+   * it was accepted and its outcome could not be read (the next run asks again).
+   */
+  batchUnknown(index: number, message: string): void {
+    const before = this.#entry(index).phase;
+    const e = this.#move(index, "unknown");
+    const s = e.summary;
+    Object.assign(s, { status: "unknown", message, finished_at: this.#at() });
+    this.#hints.push(
+      before === "pending"
+        ? `Execution ${s.execution_id} was accepted but its outcome could not be read (${message}); the next run asks again`
+        : `Batch ${
+          index + 1
+        } (source lines ${s.first_line}-${s.last_line}) may or may not have been loaded (${message}): check the target for these keys. The runner does not send them again unless target.resend_uncertain is true, which is safe only where loading a row twice is harmless`,
+    );
+  }
+
+  /** The run stopped waiting for the batch; its rows stay pending. */
+  batchTimedOut(index: number, timeoutMs: number, lastError?: string): void {
+    const s = this.#move(index, "timed_out").summary;
+    s.status = "timed_out";
+    s.message = `Still ${s.remote_status ?? "running"} after ${Math.round(timeoutMs / 1000)} s${
+      lastError ? `; last error: ${lastError}` : ""
+    }`;
+    s.finished_at = this.#at();
+  }
+
+  /**
+   * The batch finished (now, or in an earlier run): its rows move to succeeded, failed and
+   * skipped as the API counts them, and the rest to unknown.
+   *
+   * @param o.at when it finished (default: now)
+   * @param o.message the batch's message (default: the API's)
+   * @returns the rows that did not load, for the rejects file
+   */
+  batchFinished(
+    batch: Batch,
+    done: BatchOutcome,
+    o: { executionId?: string; at?: string; message?: string } = {},
+  ): FailedRow[] {
+    const rows = batch.rows.length;
+    const id = o.executionId ?? this.#entry(batch.index).summary.execution_id ?? "?";
+    const split = splitRows(done.counts, rows);
+    const e = this.#move(batch.index, "settled", split.share);
+    const s = e.summary;
+    if (o.executionId !== undefined) s.execution_id = o.executionId;
+    s.status = done.status;
+    s.remote_status = done.remote_status;
+    s.polls = done.polls;
+    s.counts = { ...done.counts };
+    s.finished_at = o.at ?? this.#at();
+    const message = o.message ?? done.message;
+    if (message !== undefined) s.message = message;
+    if (split.over) {
+      this.#overcounted++;
+      this.#problems.push(
+        `Batch ${
+          batch.index + 1
+        } (execution ${id}): the API accounts for ${split.over} rows, but the batch has ${rows}: counted as ${split.share.failed} failed, ${split.share.skipped} skipped, ${split.share.succeeded} succeeded`,
+      );
+    }
+    for (const p of done.problems) {
+      this.#problems.push(`Batch ${batch.index + 1} (execution ${id}): ${p}`);
+    }
+    const why = done.message ? `: ${done.message}` : "";
+    if (done.status === "failed") this.#executionFailures.push(`Execution ${id} failed${why}`);
+    // An execution that failed as a whole without naming rows failed every row for that reason.
+    const whole = done.status === "failed" && done.failures.length === 0 &&
+      done.counts.failed === rows;
+    const failed = failedRows(batch, done.failures, whole ? `Execution failed${why}` : undefined);
+    for (const f of failed) this.#addError(remoteError(batch, f));
+    return failed.map(({ row, fail }) => ({
+      ...(row === undefined ? {} : { row }),
+      ...(row === undefined || batch.lines[row] === undefined ? {} : { line: batch.lines[row] }),
+      message: fail.message,
+    }));
+  }
+
+  // ---- the run ----
+
+  /** The run stops; a transport or input stop outranks a timeout. */
+  stop(kind: Stop["kind"], reason: string): void {
+    if (!this.#stop || (this.#stop.kind === "timeout" && kind !== "timeout")) {
+      this.#stop = { kind, reason };
+    }
+  }
+
+  /** Whether the run has stopped (nothing more is read or sent). */
+  get stopped(): boolean {
+    return this.#stop !== undefined;
+  }
+
+  /** Batches the API accepted so far. */
+  get batchesSent(): number {
+    return this.#batchesSent;
+  }
+
+  /** The source became unreadable after some batches were sent. */
+  sourceFailed(reason: string): void {
+    this.stop("input", reason);
+    const sent = this.#batches.filter((b) => b.status !== "not_sent");
+    this.#hints.push(
+      `The source became unreadable after ${sent.length} batch${
+        sent.length === 1 ? "" : "es"
+      } (up to line ${
+        sent.at(-1)?.last_line ?? "?"
+      }) had been sent: those rows stay loaded; the rows read after them were not sent and nothing after the error was read. Fix the file and rerun: an insert pipeline then loads the first rows again unless they are removed from the file`,
+    );
+  }
+
+  /** Ends the run: adds the closing hints and keeps the first row errors by line. */
+  finish(rejects?: { rows: number; path: string }): void {
+    for (const b of this.#batches) {
+      if (b.status === "timed_out") {
+        this.#hints.push(
+          `Execution ${b.execution_id} is still running: its ${b.rows} rows are pending`,
+        );
+      }
+    }
+    if (this.#stoppedAtLine !== undefined) {
+      this.#hints.push(
+        `Source lines from ${this.#stoppedAtLine} on were not read because the run stopped`,
+      );
+    }
+    if (rejects && rejects.rows > 0) {
+      const one = rejects.rows === 1;
+      this.#hints.push(
+        `${rejects.rows} ${
+          one ? "row that did not load is" : "rows that did not load are"
+        } in ${rejects.path}, with ${one ? "its" : "their"} line and error`,
+      );
+    }
+    this.#errors.sort(byLine);
+    if (this.#errors.length > this.#cap) this.#errors = this.#errors.slice(0, this.#cap);
+  }
+
+  /** The row counts; the identities hold at every moment. */
+  counts(): Counts {
+    const r = this.#rows;
+    const sent = SENT.reduce((n, b) => n + r[b], 0);
+    return {
+      read: r.rejected + sent + r.unsent,
+      rejected: r.rejected,
+      sent,
+      succeeded: r.succeeded,
+      failed: r.failed,
+      skipped: r.skipped,
+      pending: r.pending,
+      unknown: r.unknown,
+      unsent: r.unsent,
+    };
+  }
+
+  /** What the verdict is decided from. */
+  facts(): LedgerFacts {
+    return {
+      counts: this.counts(),
+      ...(this.#stop ? { stop: { ...this.#stop } } : {}),
+      timedOut: this.#batches.filter((b) => b.status === "timed_out").length,
+      executionFailures: [...this.#executionFailures],
+      problems: this.#problems.length,
+      overcounted: this.#overcounted,
+    };
+  }
+
+  /** The summary's lists: batches in the order they were formed, errors, problems, hints. */
+  lists(): {
+    batches: BatchSummary[];
+    errors: RowError[];
+    errorsOmitted: number;
+    problems: string[];
+    hints: string[];
+  } {
+    return {
+      batches: this.#batches,
+      errors: this.#errors,
+      errorsOmitted: this.#errorsSeen - this.#errors.length,
+      problems: this.#problems,
+      hints: this.#hints,
+    };
+  }
+
+  #entry(index: number): Entry {
+    const e = this.#entries.get(index);
+    if (!e) throw new RunnerError("internal", `Batch ${index + 1} was never opened`);
+    return e;
+  }
+
+  /** Moves a batch's rows to the buckets of its next phase; the one place rows change bucket. */
+  #move(index: number, phase: Phase, share?: Share): Entry {
+    const e = this.#entry(index);
+    if (!NEXT[e.phase].includes(phase)) {
+      throw new RunnerError("internal", `Batch ${index + 1} cannot go from ${e.phase} to ${phase}`);
+    }
+    const rows = e.summary.rows;
+    const next = share ?? { [bucketOf(phase)]: rows };
+    for (const [b, n] of Object.entries(e.share)) this.#rows[b as Bucket] -= n;
+    for (const [b, n] of Object.entries(next)) this.#rows[b as Bucket] += n;
+    e.phase = phase;
+    e.share = next;
+    return e;
+  }
+
+  #addError(e: RowError): void {
+    this.#errorsSeen++;
+    if (this.#cap === 0) return;
+    // Source values can be slices of a large read buffer; copies keep the buffer collectable.
+    if (e.key !== undefined) e.key = own(e.key);
+    e.message = own(e.message);
+    this.#errors.push(e);
+    if (this.#errors.length > this.#cap * 2) {
+      this.#errors.sort(byLine);
+      this.#errors = this.#errors.slice(0, this.#cap);
+    }
+  }
+
+  #at(): string {
+    return iso(this.#now());
+  }
+}
+
+function bucketOf(phase: Phase): Bucket {
+  switch (phase) {
+    case "queued":
+    case "unsent":
+      return "unsent";
+    case "sending":
+    case "pending":
+    case "timed_out":
+      return "pending";
+    case "unknown":
+      return "unknown";
+    case "settled":
+      // A settled batch's rows are split by its counts, never put in one bucket.
+      throw new RunnerError("internal", "A settled batch needs its counts");
+  }
+}
+
+/**
+ * Splits a finished batch's rows as the API counted them. Rows the API does not account for are
+ * unknown; when it accounts for more rows than were sent, failed and skipped rows are taken first
+ * so that no more rows are claimed loaded than could have been.
+ */
+export function splitRows(
+  c: BatchCounts,
+  rows: number,
+): { share: Required<Pick<Share, "succeeded" | "failed" | "skipped" | "unknown">>; over?: number } {
+  let left = rows;
+  const take = (n: number) => {
+    const t = Math.max(0, Math.min(n, left));
+    left -= t;
+    return t;
+  };
+  const failed = take(c.failed);
+  const skipped = take(c.skipped);
+  const succeeded = take(c.succeeded);
+  const total = c.succeeded + c.failed + c.skipped;
+  return {
+    share: { succeeded, failed, skipped, unknown: left },
+    ...(total > rows ? { over: total } : {}),
+  };
+}
+
+/** The rows of a batch the API reported failed, plus every other row when `fallback` is given. */
+function failedRows(
+  batch: Batch,
+  failures: RowFailure[],
+  fallback?: string,
+): { row?: number; fail: RowFailure }[] {
+  const out: { row?: number; fail: RowFailure }[] = [];
+  const listed = new Set<number>();
+  for (const fail of failures) {
+    if (fail.row !== undefined) listed.add(fail.row);
+    out.push({ ...(fail.row === undefined ? {} : { row: fail.row }), fail });
+  }
+  if (fallback !== undefined) {
+    for (let i = 0; i < batch.rows.length; i++) {
+      if (!listed.has(i)) out.push({ row: i, fail: { message: fallback } });
+    }
+  }
+  return out;
+}
+
+function remoteError(batch: Batch, f: { row?: number; fail: RowFailure }): RowError {
+  const { row, fail } = f;
+  const line = row === undefined ? undefined : batch.lines[row];
+  const key = fail.key ?? (row === undefined ? undefined : batch.rows[row]?.[batch.key]);
+  return {
+    ...(line === undefined ? {} : { source_line: line }),
+    ...(key === undefined || key === null ? {} : { key: String(key) }),
+    ...(fail.field ? { field: fail.field } : {}),
+    ...(fail.code ? { code: fail.code } : {}),
+    message: fail.message,
+    stage: "remote",
+  };
+}
+
+/** A copy of a string that shares no memory with the string it came from. */
+function own(s: string): string {
+  return s.length < 13 ? s : JSON.parse(JSON.stringify(s));
+}
+
+function byLine(a: RowError, b: RowError): number {
+  return (a.source_line ?? Infinity) - (b.source_line ?? Infinity);
+}

@@ -1,0 +1,233 @@
+/**
+ * Execute: runs a compiled plan. Streams the source, maps each record into batches, sends full
+ * batches (at most `concurrency` in flight, so memory holds only those), polls each execution on
+ * its schedule, and accounts for every row read in one ledger.
+ *
+ * The parts: `batcher.ts` (records → batches), `pool.ts` (concurrency), `lifecycle.ts` (one
+ * batch), `schedule.ts` (when to poll), `resume.ts` (what a journal's earlier run means),
+ * `ledger.ts` (every count and state), `verdict.ts` (status and exit code).
+ *
+ * Effects are injected (`fetch`, clock, sleep, log) so the same plan runs against the real API,
+ * the sandbox, or a fake in a unit test.
+ *
+ * @module
+ */
+import type { Plan } from "../compile.ts";
+import { RunnerError } from "../errors.ts";
+import type { JournalEvent, JournalWriter, PriorBatch } from "../journal.ts";
+import { RejectsWriter } from "../report/rejects.ts";
+import type { Summary } from "../report/summary.ts";
+import {
+  openSource as defaultOpenSource,
+  type Source,
+  type SourceOptions,
+} from "../sources/mod.ts";
+import { Batcher, type InFlight } from "./batcher.ts";
+import { RunLedger } from "./ledger.ts";
+import { type LifecycleDeps, runBatch } from "./lifecycle.ts";
+import { Pool } from "./pool.ts";
+import { replay, resumeAction } from "./resume.ts";
+import { sleep as defaultSleep } from "./schedule.ts";
+import { type Verdict, verdict } from "./verdict.ts";
+
+/** A snapshot of a run in progress, for the progress line. */
+export interface Progress {
+  phase: "reading" | "waiting" | "done";
+  read: number;
+  rejected: number;
+  batchesSent: number;
+  /** Executions submitted and not finished. */
+  pending: number;
+  elapsedMs: number;
+}
+
+/** Effects `execute` uses. */
+export interface ExecuteDeps {
+  fetch: typeof fetch;
+  /** See `TargetContext.fetchOnce`. */
+  fetchOnce?: typeof fetch;
+  /** Diagnostic lines for stderr. */
+  log: (line: string) => void;
+  progress?: (p: Progress) => void;
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  signal?: AbortSignal;
+  openSource?: (options: SourceOptions) => Source;
+  /** The run journal, and what an unfinished earlier run left per batch (for a resume). */
+  journal?: { writer: JournalWriter; prior: Map<number, PriorBatch> };
+}
+
+/** One run's wiring, shared by the steps below. */
+interface Run {
+  plan: Plan;
+  ledger: RunLedger;
+  pool: Pool;
+  life: LifecycleDeps;
+  prior: Map<number, PriorBatch>;
+  progress: (phase: Progress["phase"], force?: boolean) => void;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Runs a plan to the end and returns its summary. Never throws for row-level or API problems:
+ * they end up in the summary with the matching status and exit code.
+ *
+ * @throws {RunnerError} only for problems found before anything was sent (an unreadable source)
+ */
+export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const ledger = new RunLedger({ maxErrors: plan.output.maxErrors, now });
+  const journal = (e: JournalEvent) => deps.journal?.writer.record(e);
+  const source = (deps.openSource ?? defaultOpenSource)(plan.source);
+  const rejects = plan.output.rejects
+    ? new RejectsWriter(plan.output.rejects, () => source.columns())
+    : undefined;
+  const pool = new Pool(plan.target.concurrency);
+  const run: Run = {
+    plan,
+    ledger,
+    pool,
+    prior: deps.journal?.prior ?? new Map(),
+    progress: progressReporter(deps, ledger, pool, started),
+    life: {
+      target: plan.target,
+      ctx: {
+        fetch: deps.fetch,
+        ...(deps.fetchOnce ? { fetchOnce: deps.fetchOnce } : {}),
+        log: deps.log,
+        signal: deps.signal,
+        retry: plan.retry,
+      },
+      ledger,
+      journal,
+      log: deps.log,
+      now,
+      sleep: deps.sleep ?? defaultSleep,
+      signal: deps.signal,
+      polling: plan.polling,
+      ...(rejects ? { rejects } : {}),
+    },
+  };
+
+  await readAll(run, source, new Batcher(plan, plan.target.batchSize, ledger, rejects), rejects);
+  run.progress("waiting", true);
+  await pool.drain();
+  rejects?.close();
+  run.progress("done", true);
+
+  ledger.finish(rejects);
+  const v = verdict(ledger.facts(), plan.maxErrorRate);
+  const finished = now();
+  journal({ event: "end", status: v.status, exit_code: v.exit, at: iso(finished) });
+  return summaryOf(run, v, { started, finished, rejects: rejects?.path });
+}
+
+/** The run's summary, from the ledger and the verdict. */
+function summaryOf(
+  run: Run,
+  v: Verdict,
+  o: { started: number; finished: number; rejects: string | undefined },
+): Summary {
+  const { plan, ledger } = run;
+  const lists = ledger.lists();
+  return {
+    version: 1,
+    pipeline: plan.name,
+    target: plan.target.api,
+    status: v.status,
+    ...(v.reason ? { reason: v.reason } : {}),
+    started_at: iso(o.started),
+    finished_at: iso(o.finished),
+    duration_ms: o.finished - o.started,
+    ...(run.prior.size > 0 ? { resumed: true } : {}),
+    source: plan.source.path,
+    counts: ledger.counts(),
+    error_rate: Math.round(v.errorRate * 1e6) / 1e6,
+    max_error_rate: plan.maxErrorRate,
+    batches: lists.batches,
+    errors: lists.errors,
+    errors_omitted: lists.errorsOmitted,
+    problems: lists.problems,
+    hints: lists.hints,
+    exit_code: v.exit,
+    outputs: {
+      ...(plan.output.summary ? { summary: plan.output.summary } : {}),
+      ...(o.rejects !== undefined ? { rejects: o.rejects } : {}),
+    },
+  };
+}
+
+/**
+ * Reads the source to its end (or until the run stops), sending each batch as it fills.
+ *
+ * @throws {RunnerError} `invalid_source` when the source fails before anything was sent
+ */
+async function readAll(
+  run: Run,
+  source: Source,
+  batcher: Batcher,
+  rejects: RejectsWriter | undefined,
+): Promise<void> {
+  const { ledger } = run;
+  try {
+    for await (const rec of source.records()) {
+      if (ledger.stopped) {
+        ledger.notRead(rec.line);
+        break;
+      }
+      const full = batcher.add(rec);
+      run.progress("reading");
+      if (full) await dispatch(run, full);
+    }
+  } catch (err) {
+    if (!(err instanceof RunnerError && err.code === "invalid_source")) throw err;
+    if (ledger.batchesSent === 0 && run.pool.size === 0) {
+      rejects?.close();
+      throw err;
+    }
+    ledger.sourceFailed(err.message);
+  }
+  // The partial last batch is sent unless the run stopped; if it did, its rows stay unsent.
+  const rest = batcher.rest();
+  if (rest && !ledger.stopped) await dispatch(run, rest);
+}
+
+/** Sends a batch when the pool has room, unless the journal says what became of it already. */
+async function dispatch(run: Run, f: InFlight): Promise<void> {
+  const { ledger, pool } = run;
+  ledger.openBatch(f.batch);
+  const action = resumeAction(run.prior.get(f.batch.index), run.plan.resendUncertain);
+  if (action.kind === "replay") return replay(f, action.prior, run.life);
+  if (action.kind === "unknown") return ledger.batchUnknown(f.batch.index, action.message);
+  if (!(await pool.slot(() => ledger.stopped))) return ledger.batchNotSent(f.batch.index);
+  const accepted = action.kind === "wait" ? action.submission : undefined;
+  pool.start(() => runBatch(f, run.life, accepted), () => run.progress("waiting"));
+}
+
+/** The progress callback, at most every 200 ms unless forced. */
+function progressReporter(
+  deps: ExecuteDeps,
+  ledger: RunLedger,
+  pool: Pool,
+  started: number,
+): Run["progress"] {
+  const now = deps.now ?? Date.now;
+  let last = 0;
+  return (phase, force = false) => {
+    if (!deps.progress) return;
+    const t = now();
+    if (!force && t - last < 200) return;
+    last = t;
+    const c = ledger.counts();
+    deps.progress({
+      phase,
+      read: c.read,
+      rejected: c.rejected,
+      batchesSent: ledger.batchesSent,
+      pending: pool.size,
+      elapsedMs: t - started,
+    });
+  };
+}

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import type { PriorBatch } from "../journal.ts";
+import { RunLedger } from "./ledger.ts";
+import { replay, resumeAction } from "./resume.ts";
+
+const done: Extract<PriorBatch, { state: "done" }> = {
+  state: "done",
+  submission: { id: "x0" },
+  event: {
+    event: "done",
+    batch: 0,
+    status: "completed",
+    remote_status: "Completed",
+    counts: { succeeded: 1, failed: 1, skipped: 0 },
+    failures: [{ row: 1, message: "nope" }],
+    problems: [],
+    polls: 3,
+    at: "2026-01-01T00:00:00.000Z",
+  },
+};
+
+Deno.test("resumeAction() replays done batches, waits for accepted ones and sends the rest", () => {
+  assert.equal(resumeAction(done, false).kind, "replay");
+  assert.deepEqual(resumeAction({ state: "accepted", submission: { id: "x1" } }, false), {
+    kind: "wait",
+    submission: { id: "x1" },
+  });
+  assert.deepEqual(resumeAction(undefined, false), { kind: "send" });
+});
+
+Deno.test("resumeAction() marks an uncertain upload unknown unless resend_uncertain", () => {
+  const prior: PriorBatch = { state: "uncertain", message: "The runner stopped" };
+  assert.deepEqual(resumeAction(prior, false), {
+    kind: "unknown",
+    message: "The runner stopped (earlier run)",
+  });
+  assert.deepEqual(resumeAction(prior, true), { kind: "send" });
+});
+
+Deno.test("replay() counts a finished batch again without sending it, with its earlier times", () => {
+  const ledger = new RunLedger({ maxErrors: 10, now: () => 0 });
+  const batch = {
+    index: 0,
+    fields: ["id"],
+    rows: [{ id: "a" }, { id: "b" }],
+    lines: [2, 3],
+    key: "id",
+  };
+  ledger.rowStaged();
+  ledger.rowStaged();
+  ledger.openBatch(batch);
+  const written: [unknown, number | undefined, string][] = [];
+  const rejects = {
+    write: (v: unknown, l: number | undefined, m: string) => written.push([v, l, m]),
+  };
+  replay({ batch, records: [{ ID: "a" }, { ID: "b" }] }, done, { ledger, rejects });
+  const b = ledger.lists().batches[0]!;
+  assert.deepEqual([b.status, b.execution_id, b.polls, b.finished_at], [
+    "completed",
+    "x0",
+    3,
+    "2026-01-01T00:00:00.000Z",
+  ]);
+  assert.equal(b.message, "Finished in the earlier run");
+  assert.deepEqual([ledger.counts().succeeded, ledger.counts().failed], [1, 1]);
+  assert.deepEqual(written, [[{ ID: "b" }, 3, "nope"]]);
+  assert.equal(ledger.batchesSent, 0, "nothing was sent by this run");
+});

@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import { RunnerError } from "./errors.ts";
+import {
+  finishedRunsOf,
+  hashFile,
+  hashJson,
+  history,
+  isFinished,
+  isResumable,
+  type JournalEvent,
+  journalPath,
+  JournalWriter,
+  readJournal,
+  viewJournal,
+} from "./journal.ts";
+
+const AT = "2026-01-01T00:00:00.000Z";
+
+function run(n: number, o: Partial<Extract<JournalEvent, { event: "run" }>> = {}): JournalEvent {
+  return {
+    event: "run",
+    run_id: `r${n}`,
+    at: `2026-01-0${n}T00:00:00.000Z`,
+    pipeline: "p",
+    source_hash: "sha256:s",
+    plan_hash: "sha256:p",
+    duplicates_on_resend: true,
+    ...o,
+  };
+}
+
+const submit = (batch: number): JournalEvent => ({
+  event: "submit",
+  batch,
+  first_line: 2,
+  last_line: 3,
+  rows: 2,
+  at: AT,
+});
+const accepted = (batch: number): JournalEvent => ({
+  event: "accepted",
+  batch,
+  submission: { id: `x${batch}`, data: { url: "/r" } },
+  at: AT,
+});
+const done = (batch: number): JournalEvent => ({
+  event: "done",
+  batch,
+  status: "completed",
+  remote_status: "Completed",
+  counts: { succeeded: 2, failed: 0, skipped: 0 },
+  failures: [],
+  problems: [],
+  polls: 1,
+  at: AT,
+});
+const end = (status: string): JournalEvent => ({ event: "end", status, exit_code: 0, at: AT });
+
+Deno.test("JournalWriter writes events that readJournal reads back unchanged", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = journalPath(`${dir}/state/`, "p");
+    assert.equal(path, `${dir}/state/p.journal.jsonl`);
+    const events = [run(1), submit(0), accepted(0), done(0), end("succeeded")];
+    const w = new JournalWriter(path);
+    for (const e of events) w.record(e);
+    assert.deepEqual(readJournal(path), events);
+    // A resumed run keeps the earlier events and appends after them.
+    const again = new JournalWriter(path, events);
+    again.record({ event: "resume", at: AT });
+    assert.deepEqual(readJournal(path), [...events, { event: "resume", at: AT }]);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/state`)].map((e) => e.name), [
+      "p.journal.jsonl",
+    ], "no temp file is left behind");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("readJournal() takes a missing file as an empty journal", () => {
+  assert.deepEqual(readJournal(`${Deno.makeTempDirSync()}/none.jsonl`), []);
+});
+
+Deno.test("readJournal() names the file and the damaged line, and how to get past it", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/p.journal.jsonl`;
+    Deno.writeTextFileSync(path, `${JSON.stringify(run(1))}\n\n{"event":"submit","ba\n`);
+    assert.throws(
+      () => readJournal(path),
+      (e) =>
+        e instanceof RunnerError && e.code === "usage" &&
+        e.message ===
+          `Run journal "${path}" is damaged at line 3: move it away or run with --fresh`,
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("viewJournal() gives each batch of the last run its furthest state", () => {
+  const view = viewJournal([
+    run(1),
+    submit(0),
+    accepted(0),
+    done(0),
+    submit(1),
+    accepted(1),
+    submit(2),
+    submit(3),
+    { event: "unknown", batch: 3, message: "Connection reset", at: AT },
+    submit(4),
+    { event: "refused", batch: 4, message: "HTTP 400", at: AT },
+  ]);
+  assert.equal(view.run?.run_id, "r1");
+  assert.equal(view.end, undefined);
+  const b = view.batches;
+  assert.deepEqual(b.get(0), {
+    state: "done",
+    event: done(0),
+    submission: { id: "x0", data: { url: "/r" } },
+  });
+  assert.deepEqual(b.get(1), { state: "accepted", submission: { id: "x1", data: { url: "/r" } } });
+  assert.deepEqual(b.get(2), {
+    state: "uncertain",
+    message: "The runner stopped while this batch was being uploaded",
+  });
+  assert.deepEqual(b.get(3), { state: "uncertain", message: "Connection reset" });
+  assert.equal(b.has(4), false, "a refused batch may be sent again");
+});
+
+Deno.test("viewJournal() starts over at each run and reopens a run on resume", () => {
+  const events = [run(1), submit(0), end("failed"), run(2), submit(5)];
+  const view = viewJournal(events);
+  assert.equal(view.run?.run_id, "r2");
+  assert.deepEqual([...view.batches.keys()], [5]);
+  assert.equal(viewJournal([...events, end("timed_out")]).end?.status, "timed_out");
+  assert.equal(
+    viewJournal([...events, end("timed_out"), { event: "resume", at: AT }]).end,
+    undefined,
+  );
+});
+
+Deno.test("isResumable() and isFinished() tell unfinished runs from finished ones", () => {
+  const crashed = viewJournal([run(1), submit(0)]);
+  assert.deepEqual([isResumable(crashed), isFinished(crashed)], [true, false]);
+  const timedOut = viewJournal([run(1), submit(0), accepted(0), end("timed_out")]);
+  assert.deepEqual([isResumable(timedOut), isFinished(timedOut)], [true, false]);
+  const ok = viewJournal([run(1), submit(0), accepted(0), done(0), end("completed_with_errors")]);
+  assert.deepEqual([isResumable(ok), isFinished(ok)], [false, true]);
+  // Nothing reached the API: nothing to resume.
+  const nothing = viewJournal([run(1), submit(0), {
+    event: "refused",
+    batch: 0,
+    message: "no",
+    at: AT,
+  }]);
+  assert.equal(isResumable(nothing), false);
+  assert.equal(isResumable(viewJournal([])), false);
+});
+
+Deno.test("history() keeps only run and end events, and the last `keep` runs", () => {
+  const events = [run(1), submit(0), end("succeeded"), run(2), accepted(0), end("failed"), run(3)];
+  assert.deepEqual(history(events), [run(1), end("succeeded"), run(2), end("failed"), run(3)]);
+  assert.deepEqual(history(events, 1), [run(3)]);
+  assert.deepEqual(history(events, 2), [run(2), end("failed"), run(3)]);
+});
+
+Deno.test("finishedRunsOf() finds finished loads of the same source and plan only", () => {
+  const events = [
+    run(1),
+    end("succeeded"),
+    run(2, { source_hash: "sha256:other" }),
+    end("succeeded"),
+    run(3),
+    end("failed"),
+    run(4),
+    end("completed_with_errors"),
+  ];
+  assert.deepEqual(finishedRunsOf(events, "sha256:s", "sha256:p"), [
+    { at: "2026-01-01T00:00:00.000Z", status: "succeeded" },
+    { at: "2026-01-04T00:00:00.000Z", status: "completed_with_errors" },
+  ]);
+  assert.deepEqual(finishedRunsOf(events, "sha256:s", "sha256:changed"), []);
+});
+
+Deno.test("hashJson() does not depend on key order; hashFile() on how the file is read", async () => {
+  assert.equal(hashJson({ a: 1, b: [{ c: 2, d: 3 }] }), hashJson({ b: [{ d: 3, c: 2 }], a: 1 }));
+  assert.notEqual(hashJson({ a: 1 }), hashJson({ a: 2 }));
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeTextFileSync(`${dir}/f`, "abc");
+    assert.equal(
+      await hashFile(`${dir}/f`),
+      "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
