@@ -30,6 +30,16 @@ const STATUS_COLOR: Record<Summary["status"], string> = {
   timed_out: "35",
 };
 
+/**
+ * A count with its noun, singular for exactly one: `plural(1, "row")` is "1 row".
+ *
+ * @example
+ * plural(2, "batch", "batches") // "2 batches"
+ */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /** Replaces every secret in `text` with `***`. */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
@@ -62,13 +72,15 @@ export function humanReport(s: Summary, style: Style, maxErrors = 10): string[] 
     const shown = s.batches.slice(0, 8);
     for (const b of shown) {
       lines.push(
-        `  batch ${b.index + 1}: lines ${b.first_line}-${b.last_line}, ${b.rows} rows, ${b.status}${
-          b.execution_id ? `, execution ${b.execution_id}` : ""
-        }${b.polls ? `, ${b.polls} polls` : ""}${b.message ? ` (${oneLine(b.message)})` : ""}`,
+        `  batch ${b.index + 1}: lines ${b.first_line}-${b.last_line}, ${
+          plural(b.rows, "row")
+        }, ${b.status}${b.execution_id ? `, execution ${b.execution_id}` : ""}${
+          b.polls ? `, ${plural(b.polls, "poll")}` : ""
+        }${b.message ? ` (${oneLine(b.message)})` : ""}`,
       );
     }
     if (s.batches.length > shown.length) {
-      lines.push(`  ... ${s.batches.length - shown.length} more batches`);
+      lines.push(`  ... ${plural(s.batches.length - shown.length, "more batch", "more batches")}`);
     }
   }
   if (s.errors.length > 0) {
