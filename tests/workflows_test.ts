@@ -348,3 +348,11 @@ Deno.test({
     }
   },
 });
+
+Deno.test("CI's format check leaves pipeline files alone: they are the user's configuration", async () => {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  assert.ok(config.fmt.exclude.includes("pipelines/"), "deno fmt would check pipelines/");
+  assert.ok(config.fmt.exclude.includes("examples/"), "deno fmt would check examples/");
+  const readme = await Deno.readTextFile(`${ROOT}/pipelines/README.md`);
+  assert.match(readme, /`deno fmt` leaves this folder/);
+});
