@@ -1,6 +1,6 @@
 /**
  * Generates the benchmark's input: an opportunities CSV with the columns and quirks of
- * `pipelines/data/opportunities.csv`, at any size, and the pipeline files that read it.
+ * `examples/data/opportunities.csv`, at any size, and the pipeline files that read it.
  *
  * Same columns (`Opportunity ID,Name,Close Date,Amount,Stage,Account,Owner`) and the same
  * quirks, at about 100 bytes a row:
@@ -16,7 +16,7 @@
  * @module
  */
 
-/** The header of `pipelines/data/opportunities.csv`. */
+/** The header of `examples/data/opportunities.csv`. */
 export const HEADER = [
   "Opportunity ID",
   "Name",
@@ -145,7 +145,7 @@ export interface PipelineSettings {
 }
 
 /**
- * The benchmark's pipeline file: the mappings of `pipelines/workspan-opportunities.yaml`
+ * The benchmark's pipeline file: the mappings of `examples/workspan-opportunities.yaml`
  * (a key, a date to reformat, a number to parse, strings, a constant), no output files.
  */
 export function pipelineYaml(s: PipelineSettings): string {

@@ -416,7 +416,7 @@ interface StartupResult {
 }
 
 async function startup(runs: number): Promise<StartupResult> {
-  const cmd = [Deno.execPath(), "task", "--quiet", "validate", "pipelines/", "--allow-missing-env"];
+  const cmd = [Deno.execPath(), "task", "--quiet", "validate", "examples/", "--allow-missing-env"];
   const walls: number[] = [];
   let exitCode = 0;
   for (let i = 0; i < runs; i++) {
@@ -425,7 +425,7 @@ async function startup(runs: number): Promise<StartupResult> {
     walls.push(Math.round(m.wallMs));
   }
   return {
-    command: "deno task validate pipelines/ --allow-missing-env",
+    command: "deno task validate examples/ --allow-missing-env",
     wallMs: median(walls),
     walls,
     exitCode,
@@ -677,7 +677,7 @@ async function bench(quick: boolean, runs: number, only: string): Promise<void> 
       "",
     );
     targets.push({
-      name: "start-up: deno task validate pipelines/",
+      name: "start-up: deno task validate examples/",
       target: `< ${TARGETS.startupMs} ms`,
       value: `${st.wallMs} ms`,
       met: st.exitCode === 0 && st.wallMs < TARGETS.startupMs,

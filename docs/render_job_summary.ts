@@ -26,7 +26,7 @@ export const EXAMPLE: Summary = {
   started_at: "2026-11-25T19:17:04.518Z",
   finished_at: "2026-11-25T19:21:16.902Z",
   duration_ms: 252_384,
-  source: `${WORKSPACE}/pipelines/data/opportunities.csv`,
+  source: `${WORKSPACE}/examples/data/opportunities.csv`,
   counts: {
     read: 12480,
     rejected: 31,
@@ -122,7 +122,7 @@ export const EXAMPLE: Summary = {
 /** The job summary's Markdown for {@linkcode EXAMPLE} (8 failed rows listed, so it fits). */
 export function exampleMarkdown(): string {
   return jobSummary(EXAMPLE, {
-    pipelineFile: "pipelines/workspan-opportunities.yaml",
+    pipelineFile: "examples/workspan-opportunities.yaml",
     workspace: WORKSPACE,
     blobUrl: "https://github.com/acme/crm-loads/blob/4f1c2e9",
     runUrl: "https://github.com/acme/crm-loads/actions/runs/12893410023",

@@ -17,6 +17,11 @@ import {
   validateCommand,
 } from "./commands.ts";
 
+const EXIT_CODES =
+  `Exit codes: 0 succeeded (or failures within max_error_rate), 1 rows failed above the limit or
+an execution failed, 2 invalid pipeline or usage (nothing sent), 3 API or transport error,
+4 timed out waiting.`;
+
 const USAGE = `Usage: deno task <command> [options] <pipeline files or folders>
 
 Commands:
@@ -24,25 +29,67 @@ Commands:
   validate <files|folders...>  Check pipeline files; send nothing
   plan <pipeline.yaml>         Show the compiled steps and a preview of mapped rows; send nothing
   schema [--out FILE]          Print the JSON Schema of the pipeline format; with --out, write it
-                               and the field table in README.md (--readme FILE)
+                               and the field table in docs/pipeline-reference.md
+
+Each command has its own help: deno task run --help, deno task validate --help, ...
 
 Options:
-  --json           run: only the JSON summary (stdout) and errors (stderr)
-  --quiet          run: no progress or report on stderr
-  --list           run: print the pipeline files a run would take (a JSON array with --json)
-  --fresh          run: start over, ignoring an unfinished earlier run in the journal
-  --force          run: load a file this insert pipeline already loaded
-  --state-dir DIR  run: folder of the run journals (default .state, or $BULKRUN_STATE_DIR)
-  --format github  validate: also print GitHub annotations (::error file=...,line=...)
-  --allow-missing-env
-                   validate: stand in for unset variables (CI without the secrets)
-  --rows N         plan: rows to preview (default 5)
-  --check          schema: exit 1 when the schema file or README table is out of date
+  -h, --help       this text, or a command's own
+
+${EXIT_CODES}`;
+
+/** Each command's own `--help`. */
+const COMMAND_USAGE: Record<string, string> = {
+  run: `Usage: deno task run [options] <pipeline.yaml or folder...>
+
+Runs pipelines one after another: read the source, map and check every row, upload the rows,
+wait for the API, print one JSON summary line per pipeline on stdout (the readable report and
+progress on stderr). In GitHub Actions use deno task run-ci, which may also write the job
+summary and step outputs.
+
+Options:
+  --json           only the JSON summary (stdout) and errors (stderr)
+  --quiet          no progress or report on stderr, only errors
+  --list           print the pipeline files a run would take (a JSON array with --json); send nothing
+  --fresh          start over, ignoring an unfinished earlier run in the journal
+  --force          load a file this insert pipeline already loaded
+  --state-dir DIR  folder of the run journals (default .state, or $BULKRUN_STATE_DIR)
   -h, --help       this text
 
-Exit codes: 0 succeeded (or failures within max_error_rate), 1 rows failed above the limit or
-an execution failed, 2 invalid pipeline or usage (nothing sent), 3 API or transport error,
-4 timed out waiting.`;
+${EXIT_CODES}`,
+  validate: `Usage: deno task validate [options] <pipeline files or folders...>
+
+Checks pipeline files: every problem with its file:line:column. Sends nothing.
+
+Options:
+  --format github      also print GitHub annotations (::error file=...,line=...)
+  --allow-missing-env  stand in for unset variables (CI without the secrets)
+  -h, --help           this text
+
+Exit codes: 0 every file valid, 2 a file invalid or a bad command line.`,
+  plan: `Usage: deno task plan [options] <pipeline.yaml>
+
+Shows the compiled steps, a preview of mapped rows and the rows that would be rejected.
+Sends nothing.
+
+Options:
+  --rows N    rows to preview (default 5)
+  -h, --help  this text
+
+Exit codes: 0 planned, 2 invalid pipeline, unreadable source or bad command line.`,
+  schema: `Usage: deno task schema [options]
+
+Without --out, prints the JSON Schema of the pipeline format. With --out FILE, writes it there
+and the field table in docs/pipeline-reference.md (between its fields markers), both generated
+from the zod schema. deno task schema does both and formats them.
+
+Options:
+  --out FILE         write the JSON Schema to FILE (and the field table)
+  --reference FILE   the Markdown file that holds the field table (default docs/pipeline-reference.md)
+  --check            write nothing; exit 1 when the schema file or the field table is out of date
+  --fmt              format the written files with deno fmt
+  -h, --help         this text`,
+};
 
 const enc = new TextEncoder();
 const writeOut = (b: Uint8Array) => Deno.stdout.writeSync(b);
@@ -53,6 +100,17 @@ function writeAll(w: (b: Uint8Array) => number, text: string): void {
   const data = enc.encode(text);
   let off = 0;
   while (off < data.length) off += w(data.subarray(off));
+}
+
+/**
+ * Formats written files with `deno fmt`, so the generated Markdown table is padded as the
+ * format check wants. Done here rather than after the task's command: `deno task` appends its
+ * arguments to the last command, and `schema --help` must reach this file, not `deno fmt`.
+ */
+async function formatFiles(paths: string[], io: Io): Promise<number> {
+  const fmt = await new Deno.Command("deno", { args: ["fmt", "--quiet", ...paths] }).output();
+  if (!fmt.success) io.err(`error: deno fmt ${paths.join(" ")} failed`);
+  return fmt.success ? EXIT.ok : EXIT.invalid;
 }
 
 async function main(args: string[]): Promise<number> {
@@ -73,7 +131,8 @@ async function main(args: string[]): Promise<number> {
         rows: { type: "string", default: "5" },
         out: { type: "string" },
         check: { type: "boolean", default: false },
-        readme: { type: "string", default: "README.md" },
+        reference: { type: "string", default: "docs/pipeline-reference.md" },
+        fmt: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -84,7 +143,10 @@ async function main(args: string[]): Promise<number> {
   const { values: v, positionals } = parsed;
   const [command, ...rest] = positionals;
   if (v.help || !command) {
-    writeAll(v.help ? writeOut : writeErr, USAGE + "\n");
+    // A command's help does nothing else: no file is read or written.
+    const usage = (command && Object.hasOwn(COMMAND_USAGE, command) && COMMAND_USAGE[command]) ||
+      USAGE;
+    writeAll(v.help ? writeOut : writeErr, usage + "\n");
     return v.help ? EXIT.ok : EXIT.invalid;
   }
   const tty = Deno.stderr.isTerminal();
@@ -100,7 +162,7 @@ async function main(args: string[]): Promise<number> {
   };
   const need = (what: string) => {
     if (rest.length === 0) {
-      io.err(`error: ${command} needs ${what}\n\n${USAGE}`);
+      io.err(`error: ${command} needs ${what}\n\n${COMMAND_USAGE[command] ?? USAGE}`);
       return false;
     }
     return true;
@@ -144,7 +206,10 @@ async function main(args: string[]): Promise<number> {
           io.out(JSON.stringify(pipelineJsonSchema(), null, 2));
           return EXIT.ok;
         }
-        return await schemaCommand(io, { schema: v.out, readme: v.readme }, v.check);
+        const files = { schema: v.out, readme: v.reference };
+        const code = await schemaCommand(io, files, v.check);
+        if (code !== EXIT.ok || v.check || !v.fmt) return code;
+        return await formatFiles([files.schema, files.readme], io);
       }
       default:
         io.err(`error: unknown command "${command}"\n\n${USAGE}`);

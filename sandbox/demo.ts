@@ -1,6 +1,6 @@
 /**
  * `deno task demo`: starts the sandbox on a free loopback port, runs the example pipelines in
- * `pipelines/` against it with the real CLI, prints their summaries exactly as `run` does (JSON
+ * `examples/` against it with the real CLI, prints their summaries exactly as `run` does (JSON
  * lines on stdout, the readable report on stderr) and checks each behaved as its story says.
  *
  * The runner is started as a subprocess, so the runner never imports the sandbox.
@@ -42,14 +42,14 @@ export interface Expectation {
 export const EXAMPLES: Expectation[] = [
   {
     // The seed page's story: 200 rows, 3 with errors (1 caught locally, 2 refused by WorkSpan).
-    file: "pipelines/workspan-opportunities.yaml",
+    file: "examples/workspan-opportunities.yaml",
     status: "completed_with_errors",
     exit: 0,
     counts: { read: 200, rejected: 1, sent: 199, succeeded: 197, failed: 2 },
   },
   {
     // The same story with the seed's own bad values, sent untyped as CSV in 4 executions.
-    file: "pipelines/workspan-opportunities-export.yaml",
+    file: "examples/workspan-opportunities-export.yaml",
     status: "completed_with_errors",
     exit: 0,
     counts: { read: 200, rejected: 1, sent: 199, succeeded: 197, failed: 2 },
@@ -57,7 +57,7 @@ export const EXAMPLES: Expectation[] = [
   {
     // Deals into Bigin: one date that does not exist (caught locally), one deal without a stage
     // and one name too long for Bigin (refused by the job, joined back to their lines).
-    file: "pipelines/bigin-deals.yaml",
+    file: "examples/bigin-deals.yaml",
     status: "completed_with_errors",
     exit: 0,
     counts: { read: 40, rejected: 1, sent: 39, succeeded: 37, failed: 2 },

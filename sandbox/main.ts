@@ -67,6 +67,21 @@ Options of serve:
   --verbose           print one line per request
   -h, --help          show this help`;
 
+/** Usage text of `demo` for its `--help`. */
+export const DEMO_USAGE = `Usage: deno task demo
+
+Starts the WorkSpan and Bigin simulators on a free port of 127.0.0.1, runs the example pipelines
+in examples/ against them with the real runner, prints each summary (JSON on stdout, the report
+on stderr) and checks each example ended as its story says. Outputs land in out/.
+
+Options:
+  -h, --help  show this help
+
+Exit codes: 0 every example behaved as expected, 1 one did not.`;
+
+/** Each subcommand's own `--help`, printed without running it. */
+export const COMMAND_USAGE: Record<string, string> = { serve: USAGE, demo: DEMO_USAGE };
+
 /**
  * Reads a duration: `500ms`, `2s`, `1.5s`, `1m`, or a bare number of milliseconds.
  *
@@ -179,7 +194,7 @@ export function describeSandbox(url: string, options: ServeOptions): string {
     `  export BIGIN_BASE_URL=${url} BIGIN_ORG_ID=sandbox-org`,
     "  export ZOHO_CLIENT_ID=sandbox-client ZOHO_CLIENT_SECRET=sandbox-secret ZOHO_REFRESH_TOKEN=sandbox-refresh-token",
     `  export SALESFORCE_INSTANCE_URL=${url} SALESFORCE_CLIENT_ID=${SALESFORCE_DEFAULTS.clientId} SALESFORCE_CLIENT_SECRET=${SALESFORCE_DEFAULTS.clientSecret}`,
-    "  deno task run pipelines/workspan-opportunities.yaml",
+    "  deno task run examples/workspan-opportunities.yaml",
     "",
     "Press Ctrl-C to stop.",
   ].join("\n");
@@ -217,7 +232,10 @@ export const COMMANDS: Record<string, (args: readonly string[]) => Promise<numbe
 export async function main(args: readonly string[]): Promise<number> {
   const [first, ...rest] = args;
   if (first === "-h" || first === "--help" || rest.includes("--help") || rest.includes("-h")) {
-    console.log(USAGE);
+    const usage = first !== undefined && Object.hasOwn(COMMAND_USAGE, first)
+      ? COMMAND_USAGE[first]
+      : USAGE;
+    console.log(usage);
     return 0;
   }
   const named = first !== undefined && !first.startsWith("-");

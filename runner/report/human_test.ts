@@ -68,3 +68,12 @@ Deno.test("humanReport() counts the batches it leaves out in words", () => {
 Deno.test("oneLine() turns line breaks and control characters into spaces", () => {
   assert.equal(oneLine("a\nb\r\n::error::x\u0007"), "a b ::error::x ");
 });
+
+Deno.test("humanReport() says 1 row and 1 poll, not 1 rows and 1 polls", () => {
+  const one = { ...batch(0), execution_id: "e0", polls: 1 };
+  const lines = humanReport(summary({ batches: [one] }), { color: false });
+  assert.ok(
+    lines.includes("  batch 1: lines 2-2, 1 row, completed, execution e0, 1 poll"),
+    lines.join("\n"),
+  );
+});

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Progress } from "../execute/mod.ts";
+import { count } from "../util/format.ts";
 
 /** Renders progress to a line-writer; returns the callback `execute` takes. */
 export function progressPrinter(
@@ -15,10 +16,9 @@ export function progressPrinter(
 ): (p: Progress) => void {
   let lastPlain = 0;
   return (p) => {
-    const text =
-      `${name}: ${p.phase} - ${p.read} rows read, ${p.rejected} rejected, ${p.batchesSent} batches sent, ${p.pending} executions pending, ${
-        (p.elapsedMs / 1000).toFixed(0)
-      } s`;
+    const text = `${name}: ${p.phase} - ${count(p.read, "row")} read, ${p.rejected} rejected, ${
+      count(p.batchesSent, "batch", "batches")
+    } sent, ${count(p.pending, "execution")} pending, ${(p.elapsedMs / 1000).toFixed(0)} s`;
     if (tty) {
       write(`\r\x1b[2K${p.phase === "done" ? "" : text}`);
       return;
