@@ -9,7 +9,7 @@ import { HttpError, RunnerError } from "../../errors.ts";
 import { describeBody, readBytes, send } from "../_http.ts";
 import type { Auth } from "./_auth.ts";
 import { type BuiltBody } from "./_body.ts";
-import type { RequestInfo, TargetContext } from "../types.ts";
+import type { TargetContext } from "../types.ts";
 import { atPointer, bodyMatches, render, renderHeader, type Scope } from "./_template.ts";
 import type { RequestDecl } from "./schema.ts";
 
