@@ -24,7 +24,9 @@ import {
 } from "./report/github/mod.ts";
 import { type Summary, summaryJson } from "./report/summary.ts";
 import { redact, redactDeep } from "./util/redact.ts";
-import { writeAtomic } from "./util/fs.ts";
+import { assertCanWrite, writeAtomic } from "./util/fs.ts";
+import { acquireLock } from "./lock.ts";
+import { isAbsolute, resolve } from "node:path";
 import { openSource } from "./sources/mod.ts";
 import { TARGETS } from "./registry.ts";
 import { createFetchOnce } from "./targets/_http.ts";
@@ -35,8 +37,10 @@ import {
   hashJson,
   history,
   isResumable,
+  JournalDamagedError,
   journalPath,
   JournalWriter,
+  keepDamagedAside,
   readJournal,
   viewJournal,
 } from "./journal.ts";
@@ -68,7 +72,8 @@ export function reportError(io: Io, err: unknown): number {
     io.err(`error: ${err.message}`);
     return err.code === "usage" || err.code === "invalid_source" ||
         err.code === "invalid_pipeline" || err.code === "resume_refused" ||
-        err.code === "already_loaded"
+        err.code === "already_loaded" || err.code === "locked" ||
+        err.code === "journal_damaged"
       ? EXIT.invalid
       : EXIT.transport;
   }
@@ -174,9 +179,10 @@ export function checkWritable(paths: (string | undefined)[]): void {
 export async function openJournal(
   plan: Plan,
   options: RunOptions,
+  log: (line: string) => void = () => {},
 ): Promise<NonNullable<ExecuteDeps["journal"]>> {
   const path = journalPath(options.stateDir ?? ".state", plan.name);
-  const events = readJournal(path);
+  const events = readOrSetAside(path, options.fresh === true, log);
   const view = viewJournal(events);
   const sourceHash = await hashFile(plan.source.path);
   const planHash = hashJson(plan.identity);
@@ -224,6 +230,25 @@ export async function openJournal(
   return { writer, prior: new Map() };
 }
 
+/**
+ * Reads the journal; with `fresh`, a damaged one is moved aside (saying where) and the run
+ * starts from an empty journal.
+ *
+ * @throws {JournalDamagedError} when the journal is damaged and `fresh` is not set
+ */
+function readOrSetAside(path: string, fresh: boolean, log: (line: string) => void) {
+  try {
+    return readJournal(path);
+  } catch (err) {
+    if (!fresh || !(err instanceof JournalDamagedError)) throw err;
+    const aside = keepDamagedAside(path);
+    log(
+      `Run journal "${path}" is damaged at line ${err.line}: kept aside as "${aside}"; starting over`,
+    );
+    return [];
+  }
+}
+
 /** Runs one pipeline file end to end; returns its summary, or throws before anything was sent. */
 export async function runOne(
   file: string,
@@ -238,10 +263,48 @@ export async function runOne(
       io.err(oneLine(redact(line, plan.secrets)));
     }
   };
-  checkWritable([plan.output.summary, plan.output.rejects, options.stateDir ?? ".state"]);
-  const journal = await openJournal(plan, options);
+  const stateDir = options.stateDir ?? ".state";
+  checkWritable([plan.output.summary, plan.output.rejects, stateDir]);
+  checkOutputs(plan, stateDir);
+  // One run of a pipeline at a time: a second would upload every row again.
+  const lock = acquireLock(stateDir, plan.name, `bulkrun run ${file}`, (l) => io.err(l));
+  try {
+    const journal = await openJournal(plan, options, (l) => io.err(l));
+    const summary = await executeOnce(plan, io, options, say, journal, deps);
+    if (summary.counts.read === 0 && summary.status === "succeeded" && !summary.reason) {
+      // Succeeded, but say so: an export that came out empty should not pass unnoticed.
+      summary.reason = `Nothing to load: "${plan.source.path}" has no rows`;
+    }
+    await writeSummaryFile(plan, summary, io);
+    io.out(summaryJson(summary, plan.secrets));
+    if (!options.quiet && !options.json) {
+      const shown = redactDeep(summary, plan.secrets);
+      for (const l of humanReport(shown, { color: io.color })) io.err(l);
+    }
+    // In GitHub Actions: the job summary, step outputs and annotations on the source lines.
+    await writeGithubReport(summary, {
+      env: io.env,
+      appendFile: appendOrWarn(io),
+      log: io.err,
+      pipelineFile: file,
+      secrets: plan.secrets,
+    });
+    return { summary, plan };
+  } finally {
+    lock.release();
+  }
+}
+
+async function executeOnce(
+  plan: Plan,
+  io: Io,
+  options: RunOptions,
+  say: (line: string) => void,
+  journal: NonNullable<ExecuteDeps["journal"]>,
+  deps: Partial<ExecuteDeps>,
+): Promise<Summary> {
   const once = io.fetch === globalThis.fetch ? createFetchOnce() : undefined;
-  const summary = await execute(plan, {
+  return await execute(plan, {
     fetch: io.fetch,
     ...(once ? { fetchOnce: once.fetch } : {}),
     log: say,
@@ -251,26 +314,52 @@ export async function runOne(
       : {}),
     ...deps,
   }).finally(() => once?.close());
+}
+
+/**
+ * Checks the output files can be written before anything is sent: not a folder, the parent a
+ * writable folder, no symbolic link leading out of `out/`, the state folder or (for another
+ * relative path) the working folder.
+ *
+ * @throws {RunnerError} `usage` naming the path and what is in the way
+ */
+export function checkOutputs(plan: Plan, stateDir: string): void {
+  for (const path of [plan.output.summary, plan.output.rejects]) {
+    if (path !== undefined) assertCanWrite(path, rootOf(path, stateDir));
+  }
+}
+
+/** The folder a path must stay in: `out/` or the state folder when it is in one, else the cwd. */
+function rootOf(path: string, stateDir: string): string | undefined {
+  const full = resolve(path);
+  for (const root of [resolve("out"), resolve(stateDir)]) {
+    if (full.startsWith(root + "/")) return root;
+  }
+  return isAbsolute(path) ? undefined : Deno.cwd();
+}
+
+/**
+ * Writes the summary file. A write that still fails at the end (the disk filled, the folder
+ * was removed) does not lose the run: the failure goes to stderr and into the summary's
+ * `problems`, and the exit code becomes at least 3, the summary still printed on stdout.
+ */
+async function writeSummaryFile(plan: Plan, summary: Summary, io: Io): Promise<void> {
+  if (!plan.output.summary) return;
   // Secrets are hidden in the values, then serialised: never replaced inside the JSON text.
-  if (plan.output.summary) {
-    // A relative path is under the working directory and must not leave it by a symbolic link.
-    const within = plan.output.summary.startsWith("/") ? {} : { within: Deno.cwd() };
-    await writeAtomic(plan.output.summary, summaryJson(summary, plan.secrets, 2), within);
+  const path = plan.output.summary;
+  // A relative path is under the working directory and must not leave it by a symbolic link.
+  const within = path.startsWith("/") ? {} : { within: Deno.cwd() };
+  try {
+    await writeAtomic(path, summaryJson(summary, plan.secrets, 2), within);
+  } catch (err) {
+    const problem = `Cannot write the summary file "${path}": ${
+      err instanceof Error ? err.message : err
+    }`;
+    io.err(`error: ${problem}`);
+    summary.problems.push(problem);
+    summary.exit_code = Math.max(summary.exit_code, EXIT.transport) as Summary["exit_code"];
+    delete summary.outputs.summary;
   }
-  io.out(summaryJson(summary, plan.secrets));
-  if (!options.quiet && !options.json) {
-    const shown = redactDeep(summary, plan.secrets);
-    for (const l of humanReport(shown, { color: io.color })) io.err(l);
-  }
-  // In GitHub Actions: the job summary, step outputs and annotations on the source lines.
-  await writeGithubReport(summary, {
-    env: io.env,
-    appendFile: appendOrWarn(io),
-    log: io.err,
-    pipelineFile: file,
-    secrets: plan.secrets,
-  });
-  return { summary, plan };
 }
 
 /** `run`: runs each pipeline in turn; the exit code is the highest of their codes. */

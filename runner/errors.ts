@@ -11,6 +11,8 @@ export type ErrorCode =
   | "invalid_source" // the source file cannot be read as declared
   | "resume_refused" // the journal's unfinished run cannot be resumed: its file or pipeline changed
   | "already_loaded" // an insert pipeline already loaded this exact file (use --force)
+  | "locked" // another run of the same pipeline holds its lock
+  | "journal_damaged" // the run journal cannot be read (use --fresh to keep it aside)
   | "auth" // the API refused our credentials
   | "transport" // the API could not be reached, or answered something we cannot read
   | "api" // the API answered with an error we cannot recover from

@@ -10,49 +10,69 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { BatchCounts, RowFailure, Submission } from "./targets/mod.ts";
+import { z } from "zod";
+import type { Submission } from "./targets/mod.ts";
 import { RunnerError } from "./errors.ts";
 import { writeAtomicSync } from "./util/fs.ts";
 
-/** One line of the journal. */
-export type JournalEvent =
-  | {
-    event: "run";
-    run_id: string;
-    at: string;
-    pipeline: string;
+const counts = z.object({ succeeded: z.number(), failed: z.number(), skipped: z.number() });
+const submission = z.object({ id: z.string(), data: z.record(z.string(), z.unknown()).optional() });
+const failure = z.object({
+  row: z.number().optional(),
+  key: z.string().optional(),
+  field: z.string().optional(),
+  code: z.string().optional(),
+  message: z.string(),
+  outcome: z.enum(["failed", "skipped"]).optional(),
+});
+const at = z.string();
+
+/**
+ * The shape of every journal line: the one source of truth for `JournalEvent` and for checking
+ * a journal read back from disk (a line cut short, hand-edited or `null` is found, not trusted).
+ */
+export const journalEventSchema = z.discriminatedUnion("event", [
+  z.object({
+    event: z.literal("run"),
+    run_id: z.string(),
+    at,
+    pipeline: z.string(),
     /** sha256 of the source file. */
-    source_hash: string;
+    source_hash: z.string(),
     /** sha256 of what decides how rows are batched and where they go. */
-    plan_hash: string;
+    plan_hash: z.string(),
     /** Whether sending a row twice would create a second record. */
-    duplicates_on_resend: boolean;
-  }
-  | {
-    event: "submit";
-    batch: number;
-    first_line: number;
-    last_line: number;
-    rows: number;
-    at: string;
-  }
-  | { event: "accepted"; batch: number; submission: Submission; at: string }
-  | {
-    event: "done";
-    batch: number;
-    status: "completed" | "failed";
-    remote_status: string;
-    message?: string;
-    counts: BatchCounts;
-    failures: RowFailure[];
-    problems: string[];
-    polls: number;
-    at: string;
-  }
-  | { event: "unknown"; batch: number; message: string; at: string }
-  | { event: "refused"; batch: number; message: string; at: string }
-  | { event: "end"; status: string; exit_code: number; at: string }
-  | { event: "resume"; at: string };
+    duplicates_on_resend: z.boolean(),
+  }),
+  z.object({
+    event: z.literal("submit"),
+    batch: z.number(),
+    first_line: z.number(),
+    last_line: z.number(),
+    rows: z.number(),
+    at,
+  }),
+  z.object({ event: z.literal("accepted"), batch: z.number(), submission, at }),
+  z.object({
+    event: z.literal("done"),
+    batch: z.number(),
+    status: z.enum(["completed", "failed"]),
+    remote_status: z.string(),
+    message: z.string().optional(),
+    counts,
+    failures: z.array(failure),
+    problems: z.array(z.string()),
+    polls: z.number(),
+    at,
+  }),
+  z.object({ event: z.literal("unknown"), batch: z.number(), message: z.string(), at }),
+  z.object({ event: z.literal("refused"), batch: z.number(), message: z.string(), at }),
+  z.object({ event: z.literal("end"), status: z.string(), exit_code: z.number(), at }),
+  z.object({ event: z.literal("resume"), at }),
+]);
+
+/** One line of the journal. */
+export type JournalEvent = z.output<typeof journalEventSchema>;
 
 /** How a batch ended, as the journal's `done` event keeps it (without the event's envelope). */
 export type BatchOutcome = Omit<Extract<JournalEvent, { event: "done" }>, "event" | "batch" | "at">;
@@ -87,7 +107,25 @@ export function hashJson(value: unknown): string {
   return `sha256:${createHash("sha256").update(JSON.stringify(sorted(value))).digest("hex")}`;
 }
 
-/** Reads a journal file; a missing file is an empty journal. */
+/** Where and how a journal file is damaged. */
+export class JournalDamagedError extends RunnerError {
+  readonly path: string;
+  readonly line: number;
+  constructor(path: string, line: number, what: string) {
+    super(
+      "journal_damaged",
+      `Run journal "${path}" is damaged at line ${line}: ${what}; nothing was sent. Run with --fresh to keep the damaged file aside (as "${path}.damaged-<time>") and start over, after checking in the target what the last run loaded`,
+    );
+    this.path = path;
+    this.line = line;
+  }
+}
+
+/**
+ * Reads a journal file; a missing file is an empty journal.
+ *
+ * @throws {JournalDamagedError} naming the first line that is not JSON or not a journal event
+ */
 export function readJournal(path: string): JournalEvent[] {
   let text: string;
   try {
@@ -97,18 +135,36 @@ export function readJournal(path: string): JournalEvent[] {
     throw err;
   }
   const events: JournalEvent[] = [];
-  for (const [i, line] of text.split("\n").entries()) {
+  const lines = text.split("\n");
+  for (const [i, line] of lines.entries()) {
     if (line.trim() === "") continue;
+    let value: unknown;
     try {
-      events.push(JSON.parse(line));
+      value = JSON.parse(line);
     } catch {
-      throw new RunnerError(
-        "usage",
-        `Run journal "${path}" is damaged at line ${i + 1}: move it away or run with --fresh`,
-      );
+      const cut = i === lines.length - 1 && !text.endsWith("\n");
+      throw new JournalDamagedError(path, i + 1, cut ? "the line is cut short" : "not JSON");
     }
+    const parsed = journalEventSchema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue && issue.path.length > 0 ? ` (${issue.path.join(".")})` : "";
+      throw new JournalDamagedError(path, i + 1, `not a journal event${where}`);
+    }
+    events.push(parsed.data);
   }
   return events;
+}
+
+/**
+ * Moves a damaged journal aside as `<path>.damaged-<time>` (never over an existing file);
+ * returns the new name.
+ */
+export function keepDamagedAside(path: string, now = new Date()): string {
+  const aside = `${path}.damaged-${now.toISOString().replaceAll(":", "-")}`;
+  Deno.linkSync(path, aside);
+  Deno.removeSync(path);
+  return aside;
 }
 
 /** How the journal's last run ended, and what each of its batches reached. */

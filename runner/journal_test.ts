@@ -7,9 +7,11 @@ import {
   history,
   isFinished,
   isResumable,
+  JournalDamagedError,
   type JournalEvent,
   journalPath,
   JournalWriter,
+  keepDamagedAside,
   readJournal,
   viewJournal,
 } from "./journal.ts";
@@ -89,10 +91,49 @@ Deno.test("readJournal() names the file and the damaged line, and how to get pas
     assert.throws(
       () => readJournal(path),
       (e) =>
-        e instanceof RunnerError && e.code === "usage" &&
+        e instanceof RunnerError && e.code === "journal_damaged" &&
         e.message ===
-          `Run journal "${path}" is damaged at line 3: move it away or run with --fresh`,
+          `Run journal "${path}" is damaged at line 3: not JSON; nothing was sent. Run with --fresh to keep the damaged file aside (as "${path}.damaged-<time>") and start over, after checking in the target what the last run loaded`,
     );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("readJournal() tells a cut last line, null and a wrong shape from garbage", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/p.journal.jsonl`;
+    const cases: [string, string][] = [
+      [`${JSON.stringify(run(1))}\n{"event":"sub`, "at line 2: the line is cut short;"],
+      [`${JSON.stringify(run(1))}\nnull\n`, "at line 2: not a journal event;"],
+      [`${JSON.stringify(run(1))}\n42\n`, "at line 2: not a journal event;"],
+      [`{"event":"submit","batch":"one"}\n`, "at line 1: not a journal event (batch);"],
+      [`{"event":"explode"}\n`, "at line 1: not a journal event (event);"],
+      [`\u0000\u0001garbage\n`, "at line 1: not JSON;"],
+    ];
+    for (const [text, want] of cases) {
+      Deno.writeTextFileSync(path, text);
+      assert.throws(
+        () => readJournal(path),
+        (e) => e instanceof JournalDamagedError && e.message.includes(want),
+        want,
+      );
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("keepDamagedAside() moves the journal to a dated name and leaves none behind", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/p.journal.jsonl`;
+    Deno.writeTextFileSync(path, "garbage\n");
+    const aside = keepDamagedAside(path, new Date("2026-02-03T04:05:06.789Z"));
+    assert.equal(aside, `${path}.damaged-2026-02-03T04-05-06.789Z`);
+    assert.equal(Deno.readTextFileSync(aside), "garbage\n");
+    assert.deepEqual(readJournal(path), []);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -429,7 +429,8 @@ class FormatParser implements DateParser {
       }
       switch (kind) {
         case YEAR2:
-          y = 2000 + v;
+          // POSIX strptime's pivot: 69-99 are 1969-1999, 00-68 are 2000-2068.
+          y = v >= 69 ? 1900 + v : 2000 + v;
           break;
         case MONTH2:
         case MONTH12:

@@ -128,14 +128,25 @@ Deno.test("a date in dd/MM/yyyy reads day before month", () => {
   assert.equal(date("dd/MM/yyyy").parse("5/1/2020"), undefined);
 });
 
-Deno.test("a date in M/d/yy takes one or two digits and years from 2000", () => {
+Deno.test("a date in M/d/yy takes one or two digits and the POSIX century", () => {
   const p = date("M/d/yy");
   assert.equal(p.parse("1/5/20"), "2020-01-05");
-  assert.equal(p.parse("12/31/99"), "2099-12-31");
+  assert.equal(p.parse("12/31/99"), "1999-12-31");
+  assert.equal(p.parse("1/1/69"), "1969-01-01");
+  assert.equal(p.parse("12/31/68"), "2068-12-31");
   assert.equal(p.parse("01/05/00"), "2000-01-05");
   assert.equal(p.parse("123/5/20"), undefined);
   assert.equal(p.parse("1/5/2020"), undefined);
   assert.equal(p.parse("/5/20"), undefined);
+});
+
+Deno.test("yy pivots at 69 as POSIX strptime does, for every two-digit year", () => {
+  const p = date("yy-MM-dd");
+  for (let v = 0; v < 100; v++) {
+    const yy = String(v).padStart(2, "0");
+    assert.equal(p.parse(`${yy}-06-15`), `${v >= 69 ? 19 : 20}${yy}-06-15`, yy);
+  }
+  assert.equal(datetime("dd/MM/yy HH:mm").parse("31/12/98 23:59"), "1998-12-31T23:59:00Z");
 });
 
 Deno.test("a date in yyyyMMdd reads fixed-width digits without separators", () => {
@@ -312,9 +323,9 @@ const MONTH_ABBR = [
 ];
 const pad = (n: number, w: number) => String(n).padStart(w, "0");
 
-/** A valid calendar date; years 2000..2099 so that every year token can print it. */
+/** A valid calendar date; years 1969..2068 (the `yy` window) so that every year token can print it. */
 const validDate = fc
-  .record({ y: fc.integer({ min: 2000, max: 2099 }), m: fc.integer({ min: 1, max: 12 }) })
+  .record({ y: fc.integer({ min: 1969, max: 2068 }), m: fc.integer({ min: 1, max: 12 }) })
   .chain(({ y, m }) =>
     fc.record({
       y: fc.constant(y),

@@ -27,7 +27,7 @@ export const mappingObject = z
     }),
     format: z.string().min(1).optional().meta({
       description:
-        "Input format of a date or datetime, tokens yyyy yy MM M MMM dd d HH mm ss (date default yyyy-MM-dd; datetime default ISO 8601)",
+        "Input format of a date or datetime, tokens yyyy yy MM M MMM dd d HH mm ss (date default yyyy-MM-dd; datetime default ISO 8601); yy reads 69-99 as 1969-1999 and 00-68 as 2000-2068, as POSIX does",
     }),
     default: constant.optional().meta({ description: "Used when the source value is empty" }),
     required: z.boolean().default(false).meta({

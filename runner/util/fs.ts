@@ -164,3 +164,46 @@ function danglingLink(path: string): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * Checks, before anything is sent, that a file can be written at `path`: it is not a folder,
+ * its parent folders exist or can be created (none of them is a file), the parent takes a new
+ * file, and no symbolic link on the way leads outside `within`. Creates the parent folders,
+ * which the write would do anyway.
+ *
+ * @throws {RunnerError} `usage` naming the path and what is in the way
+ */
+export function assertCanWrite(path: string, within?: string): void {
+  if (within !== undefined) assertWithin(path, within);
+  const refuse = (why: string) => new RunnerError("usage", `Cannot write "${path}": ${why}`);
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = Deno.statSync(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) {
+      throw refuse(messageOf(err));
+    }
+  }
+  if (info?.isDirectory) throw refuse("it is a folder");
+  const dir = dirname(path);
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw refuse(
+      err instanceof Deno.errors.AlreadyExists || err instanceof Deno.errors.NotADirectory
+        ? `a part of "${dir}" is a file, not a folder`
+        : messageOf(err),
+    );
+  }
+  const probe = tempName(join(dir, ".bulkrun-probe"));
+  try {
+    Deno.openSync(probe, { write: true, createNew: true }).close();
+    Deno.removeSync(probe);
+  } catch (err) {
+    throw refuse(`the folder "${dir}" takes no new file (${messageOf(err)})`);
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
