@@ -3,12 +3,12 @@
  * and a scheduled run) would both upload every row and fight over the journal, so the second
  * refuses at once and names the holder.
  *
- * The lock is `<state>/<pipeline>.lock`, a JSON object (pid, host, start time, command) created
- * whole or not at all: written to a temp file, then hard-linked to the lock's name, which fails
- * when the name exists. A lock left by a process that died (same host, and `/proc/<pid>` is gone
- * or belongs to a later process) is taken over with a line saying so. `/proc` is read rather
- * than probing with a signal, which would need `--allow-run`; where `/proc` does not exist the
- * holder is taken to be alive, and the message says how to clear the lock by hand.
+ * The lock is `<state>/<pipeline>.lock`, held with the kernel's advisory file lock (`flock`),
+ * which the kernel releases when the holder exits in any way, SIGKILL included: a lock of a dead
+ * run is therefore never mistaken for a live one, with no pid probing (reading `/proc` needs
+ * `--allow-all` in Deno, signalling a pid needs `--allow-run`). The file also holds who has it
+ * (pid, host, start time, command), for the message; a run that finds such a record with the
+ * file unlocked says it takes over the lock of a run that is no longer running.
  *
  * @module
  */
@@ -22,11 +22,9 @@ export interface LockHolder {
   since: string;
   /** The holder's command line, for the message. */
   command: string;
-  /** The holder's start time in clock ticks since boot (`/proc/<pid>/stat`), against pid reuse. */
-  proc_start?: string;
 }
 
-/** A held lock; `release()` removes it if it is still ours. */
+/** A held lock; `release()` removes and unlocks it. */
 export interface RunLock {
   readonly path: string;
   release(): void;
@@ -37,71 +35,47 @@ export function lockPath(stateDir: string, pipeline: string): string {
   return `${stateDir.replace(/\/+$/, "")}/${pipeline}.lock`;
 }
 
-/** This machine's name, from `/proc` (no `--allow-sys` needed), else Deno's, else "unknown". */
+/** This machine's name, from `/etc/hostname` (no `--allow-sys` needed), else Deno's, else "unknown". */
 export function hostName(): string {
   try {
-    return Deno.readTextFileSync("/proc/sys/kernel/hostname").trim();
+    const name = Deno.readTextFileSync("/etc/hostname").trim();
+    if (name) return name;
   } catch {
-    try {
-      return Deno.hostname();
-    } catch {
-      return "unknown";
-    }
+    // Not on this system: ask Deno.
+  }
+  try {
+    return Deno.hostname();
+  } catch {
+    return "unknown";
   }
 }
 
-/** Field 22 of `/proc/<pid>/stat` (start time in ticks), or undefined when unreadable. */
-function procStart(pid: number | "self"): string | undefined {
+function parseHolder(text: string): LockHolder | undefined {
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // The command name (field 2) may hold spaces and parentheses: count from the last ")".
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether the holder is certainly gone: same host, and its pid is not (or no longer) it. */
-export function isStale(holder: LockHolder, host = hostName()): boolean {
-  if (holder.host !== host) return false;
-  try {
-    Deno.statSync("/proc/self");
-  } catch {
-    return false; // No /proc here: cannot tell, so the holder is taken to be alive.
-  }
-  const start = procStart(holder.pid);
-  if (start === undefined) return true;
-  return holder.proc_start !== undefined && holder.proc_start !== start;
-}
-
-function readHolder(path: string): LockHolder | undefined {
-  try {
-    const v = JSON.parse(Deno.readTextFileSync(path));
+    const v = JSON.parse(text);
     return typeof v?.pid === "number" && typeof v?.host === "string" ? v : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Creates `path` holding `text`, or returns false when it exists. Never half-written. */
-function createWhole(path: string, text: string): boolean {
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  Deno.writeTextFileSync(tmp, text, { createNew: true });
-  try {
-    Deno.linkSync(tmp, path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) return false;
-    throw err;
-  } finally {
-    Deno.removeSync(tmp);
+function readAll(file: Deno.FsFile): string {
+  file.seekSync(0, Deno.SeekMode.Start);
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(4096);
+  for (;;) {
+    const n = file.readSync(buf);
+    if (n === null || n === 0) break;
+    chunks.push(buf.slice(0, n));
   }
+  return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
 }
 
 /**
- * Takes the run lock of `pipeline`, taking over a stale one (and saying so through `log`).
+ * Takes the run lock of `pipeline`, saying through `log` when it takes over the lock of a run
+ * that ended without releasing it.
  *
- * @throws {RunnerError} `locked` naming the holder, since when, and how to clear a stale lock
+ * @throws {RunnerError} `locked` naming the holder, since when, and how to clear a lock by hand
  */
 export function acquireLock(
   stateDir: string,
@@ -116,47 +90,54 @@ export function acquireLock(
     host: hostName(),
     since: new Date().toISOString(),
     command,
-    ...(procStart("self") ? { proc_start: procStart("self") } : {}),
   };
-  const text = JSON.stringify(me) + "\n";
-  for (let attempt = 0; attempt < 3; attempt++) {
-    if (createWhole(path, text)) return ownLock(path, text);
-    const holder = readHolder(path);
-    if (holder === undefined || !isStale(holder, me.host)) throw lockedError(path, holder);
-    // Move the stale lock aside under a name of our own: of two runs taking it over at once,
-    // one rename succeeds; the other finds the file gone and tries again.
-    const aside = `${path}.stale-${Deno.pid}`;
-    try {
-      Deno.renameSync(path, aside);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) continue;
-      throw err;
+  for (;;) {
+    const file = Deno.openSync(path, { read: true, write: true, create: true });
+    if (!file.tryLockSync(true)) {
+      const holder = parseHolder(readAll(file));
+      file.close();
+      throw lockedError(path, holder);
     }
-    const moved = readHolder(aside);
-    Deno.removeSync(aside);
-    if (moved?.pid !== holder.pid || moved.since !== holder.since) {
-      // Someone else's fresh lock was moved: put it back (if nothing took its place) and refuse.
-      if (moved) createWhole(path, JSON.stringify(moved) + "\n");
-      throw lockedError(path, moved);
+    // The file may have been removed by the holder we waited on: then this lock guards nothing,
+    // and the name now belongs to a new file. Lock that one instead.
+    const same = sameFile(file, path);
+    if (!same) {
+      file.close();
+      continue;
     }
-    log(
-      `Taking over the lock "${path}" of run ${holder.pid} on ${holder.host} (since ${holder.since}), which is no longer running`,
-    );
+    const before = parseHolder(readAll(file));
+    if (before) {
+      log(
+        `Taking over the lock "${path}" of run ${before.pid} on ${before.host} (since ${before.since}), which is no longer running`,
+      );
+    }
+    file.truncateSync(0);
+    file.seekSync(0, Deno.SeekMode.Start);
+    const data = new TextEncoder().encode(JSON.stringify(me) + "\n");
+    let off = 0;
+    while (off < data.length) off += file.writeSync(data.subarray(off));
+    return {
+      path,
+      release() {
+        try {
+          // Removed while still locked, so no run can lock the old file after us and run.
+          if (sameFile(file, path)) Deno.removeSync(path);
+        } finally {
+          file.close();
+        }
+      },
+    };
   }
-  throw lockedError(path, readHolder(path));
 }
 
-function ownLock(path: string, text: string): RunLock {
-  return {
-    path,
-    release() {
-      try {
-        if (Deno.readTextFileSync(path) === text) Deno.removeSync(path);
-      } catch {
-        // Gone already (removed by hand): nothing to release.
-      }
-    },
-  };
+function sameFile(file: Deno.FsFile, path: string): boolean {
+  try {
+    const a = file.statSync();
+    const b = Deno.statSync(path);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
 }
 
 function lockedError(path: string, holder: LockHolder | undefined): RunnerError {

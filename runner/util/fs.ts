@@ -174,8 +174,15 @@ function danglingLink(path: string): string | undefined {
  * @throws {RunnerError} `usage` naming the path and what is in the way
  */
 export function assertCanWrite(path: string, within?: string): void {
-  if (within !== undefined) assertWithin(path, within);
   const refuse = (why: string) => new RunnerError("usage", `Cannot write "${path}": ${why}`);
+  if (within !== undefined) {
+    try {
+      assertWithin(path, within);
+    } catch (err) {
+      if (err instanceof RunnerError) throw err;
+      // A file where a folder should be on the way: said below, in the words of the mkdir.
+    }
+  }
   let info: Deno.FileInfo | undefined;
   try {
     info = Deno.statSync(path);
