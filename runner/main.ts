@@ -16,6 +16,7 @@ import {
   schemaCommand,
   validateCommand,
 } from "./commands.ts";
+import { runNarrowed, shouldNarrow } from "./narrow.ts";
 
 const EXIT_CODES =
   `Exit codes: 0 succeeded (or failures within max_error_rate), 1 rows failed above the limit or
@@ -134,6 +135,8 @@ async function main(args: string[]): Promise<number> {
         reference: { type: "string", default: "docs/pipeline-reference.md" },
         fmt: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
+        // Internal: this process is the child of narrow.ts, its network already narrowed.
+        "net-narrowed": { type: "boolean", default: false },
       },
     });
   } catch (err) {
@@ -178,13 +181,17 @@ async function main(args: string[]): Promise<number> {
           else for (const f of files) io.out(f);
           return EXIT.ok;
         }
-        return await runCommand(rest, io, {
-          json: v.json,
-          quiet: v.quiet,
-          fresh: v.fresh,
-          force: v.force,
-          stateDir: v["state-dir"] ?? Deno.env.get("BULKRUN_STATE_DIR") ?? ".state",
-        });
+        {
+          const options = {
+            json: v.json,
+            quiet: v.quiet,
+            fresh: v.fresh,
+            force: v.force,
+            stateDir: v["state-dir"] ?? Deno.env.get("BULKRUN_STATE_DIR") ?? ".state",
+          };
+          if (!v["net-narrowed"] && shouldNarrow()) return await runNarrowed(rest, io, options);
+          return await runCommand(rest, io, options);
+        }
       case "validate":
         if (!need("pipeline files or folders")) return EXIT.invalid;
         if (v.format !== "text" && v.format !== "github") {
