@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import {
   opportunitiesCsv,
+  ROOT,
   runCli,
   type Summary,
   tempDir,
@@ -13,6 +14,7 @@ import {
   workspanPipeline,
 } from "./_harness.ts";
 import { hostName } from "../runner/lock.ts";
+import { hostsOf } from "../runner/narrow.ts";
 import type { Sandbox } from "../sandbox/server.ts";
 
 const TOKEN = "local-safety-token";
@@ -259,4 +261,92 @@ Deno.test("a source with a header and no rows succeeds and says there was nothin
     assert.match(r.stderr, /\n {2}Nothing to load: ".*data\.csv" has no rows\n/);
     assert.equal(sandbox.workspan.requests.length, 0);
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Network access narrowed to the target's hosts
+
+/** A server on 127.0.0.1 that counts requests and answers through `answer`. */
+function server(answer: (req: Request) => Promise<Response>) {
+  let count = 0;
+  const s = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    count++;
+    return answer(req);
+  });
+  return { port: s.addr.port, count: () => count, close: () => s.shutdown() };
+}
+
+/** Forwards a request to the sandbox. */
+async function forward(req: Request, sandboxUrl: string): Promise<Response> {
+  const url = new URL(req.url);
+  const res = await fetch(`${sandboxUrl}${url.pathname}${url.search}`, {
+    method: req.method,
+    headers: req.headers,
+    ...(req.method === "GET" ? {} : { body: await req.arrayBuffer() }),
+  });
+  return new Response(await res.arrayBuffer(), { status: res.status, headers: res.headers });
+}
+
+Deno.test("deno task run reaches only the target's host: a redirect to another port is refused", async () => {
+  await withSandbox({ workspan: { token: TOKEN, processingMs: 50 } }, async (sandbox) => {
+    // The target's host takes uploads, and redirects every status check to another host.
+    const other = server((req) => forward(req, sandbox.url));
+    const target = server((req) =>
+      req.method === "GET"
+        ? Promise.resolve(
+          Response.redirect(`http://127.0.0.1:${other.port}${new URL(req.url).pathname}`, 307),
+        )
+        : forward(req, sandbox.url)
+    );
+    try {
+      const dir = await tempDir({
+        "data.csv": opportunitiesCsv(3),
+        "p.yaml": workspanPipeline({
+          source: "data.csv",
+          polling: "  interval: 50ms\n  max_interval: 100ms\n  timeout: 1s",
+        }),
+      });
+      const env = { WORKSPAN_BASE_URL: `http://127.0.0.1:${target.port}`, WORKSPAN_TOKEN: TOKEN };
+      const r = await runCli(["run", "--json", `${dir}/p.yaml`], env, { cwd: dir });
+      assert.notEqual(r.code, 0, r.stderr);
+      assert.ok(target.count() > 1, "the target's host was reached");
+      assert.equal(other.count(), 0, "the other host was never reached");
+
+      // The same run with the network granted whole does reach it: the narrowing is what held.
+      const broad = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-q",
+          "--allow-all",
+          `${ROOT}/runner/main.ts`,
+          "run",
+          "--json",
+          "--fresh",
+          "p.yaml",
+        ],
+        cwd: dir,
+        env: { NO_COLOR: "1", ...env },
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      assert.notEqual(broad.code, 2, "the broad run got past its checks");
+      assert.ok(other.count() > 0, "with --allow-all the redirect is followed");
+    } finally {
+      await target.close();
+      await other.close();
+    }
+  });
+});
+
+Deno.test("hostsOf() takes host and port from every URL of the request list", () => {
+  assert.deepEqual(
+    hostsOf([
+      "POST https://api.example.com/v1/x (JSON body)",
+      "GET http://127.0.0.1:8787/status/{id}",
+      "POST https://accounts.zoho.eu/oauth/v2/token",
+      "GET https://api.example.com/v1/y",
+      "no URL here",
+    ]),
+    ["127.0.0.1:8787", "accounts.zoho.eu", "api.example.com"],
+  );
 });
