@@ -227,6 +227,20 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
+/** In a child of narrow.ts: stop when the parent is gone (its end of stdin closes). */
+async function exitWithParent(): Promise<void> {
+  const buf = new Uint8Array(64);
+  try {
+    while ((await Deno.stdin.read(buf)) !== null) {
+      // The parent never writes; anything read is ignored.
+    }
+  } catch {
+    // A closed or broken pipe means the same.
+  }
+  Deno.exit(137);
+}
+
 if (import.meta.main) {
+  if (Deno.args.includes("--net-narrowed")) exitWithParent();
   Deno.exit(await main(Deno.args));
 }

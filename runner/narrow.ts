@@ -108,12 +108,16 @@ export async function runNarrowed(files: string[], io: Io, o: NarrowOptions): Pr
     const write = writable(["out", o.stateDir, ...outputs, ...env]);
     let status: Deno.CommandStatus;
     try {
-      status = await new Deno.Command("deno", {
+      // The child's stdin stays open, unwritten, while this process lives: when it dies (even
+      // by SIGKILL) the pipe closes and the child stops too, as if it had been killed with it.
+      const child = new Deno.Command("deno", {
         args: childArgs(file, hosts, write, o),
-        stdin: "null",
+        stdin: "piped",
         stdout: "inherit",
         stderr: "inherit",
-      }).spawn().status;
+      }).spawn();
+      status = await child.status;
+      await child.stdin.close().catch(() => {});
     } catch (err) {
       throw new RunnerError(
         "usage",
