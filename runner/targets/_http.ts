@@ -31,7 +31,11 @@ export interface RequestSpec {
   request: RequestInfo;
   url: string;
   headers?: Record<string, string>;
-  body?: BodyInit;
+  /**
+   * The body, or a function that builds it for each attempt: a stream body (a batch serialised
+   * as the connection takes it) can be read once, so a retry needs a new one.
+   */
+  body?: BodyInit | (() => BodyInit);
   /** Label used in messages, e.g. `upload batch 3` (never the URL's query, which may hold ids). */
   what: string;
   timeoutMs: number;
@@ -98,7 +102,7 @@ export async function send(
       res = await doFetch(spec.url, {
         method: spec.request.method,
         headers: spec.headers,
-        body: spec.body,
+        body: typeof spec.body === "function" ? spec.body() : spec.body,
         signal,
       });
     } catch (err) {

@@ -138,11 +138,7 @@ export function biginJobs(
       const what = `upload batch ${batch.index + 1} to Bigin`;
       const res = await client.authed(ctx, (h) => {
         const form = new FormData();
-        form.append(
-          "file",
-          new Blob([zip as Uint8Array<ArrayBuffer>], { type: "application/zip" }),
-          `${name}.zip`,
-        );
+        form.append("file", zip, `${name}.zip`);
         return {
           request: requests.upload,
           url: urls.upload,

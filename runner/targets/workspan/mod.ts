@@ -6,7 +6,7 @@
  */
 import { HttpError } from "../../errors.ts";
 import { describeBody, readJson } from "../_http.ts";
-import { toCsv } from "../_csv.ts";
+import { batchBody } from "../_wire.ts";
 import type {
   Batch,
   RequestInfo,
@@ -99,7 +99,8 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
         q.set("column_delimiter", ",");
         q.set("has_header_row", "true");
       }
-      const body = csv ? toCsv(batch.fields, batch.rows) : JSON.stringify(batch.rows);
+      // Streamed in chunks of rows, so the batch never exists as one string.
+      const body = batchBody(batch.fields, batch.rows, csv ? "csv" : "json");
       const what = `upload batch ${batch.index + 1} to WorkSpan`;
       const res = await authed(ctx, (h) => ({
         request: requests.upload,
