@@ -179,3 +179,105 @@ if (import.meta.main) {
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/** The real-path cases of one bench run, with Miller's transform-only time for the ratio. */
+export interface RealCase {
+  rows: number;
+  cases: { wire: Wire; concurrency: number; batchSize: number; median: RealResult }[];
+  /** Miller's median wall time on the same file, measured in between. */
+  millerMs?: number;
+}
+
+/** What `realCases` reports as targets: the speed ratio to Miller, and the peak RSS. */
+export const REAL_TARGETS = { vsMillerC1: 2, vsMillerC4: 2.5, peakRssMiB: 200 } as const;
+
+/**
+ * Runs every real-path case `runs` times, round-robin with Miller's transform of the same file.
+ *
+ * @param miller measures Miller's transform of the file once; undefined when Miller is missing
+ */
+export async function realCases(
+  o: { source: string; rows: number; dir: string; root: string; runs: number },
+  miller: (() => Promise<{ wallMs: number }>) | undefined,
+  log: (line: string) => void,
+): Promise<RealCase> {
+  const shapes: { wire: Wire; concurrency: number; batchSize: number }[] = [
+    { wire: "json", concurrency: 1, batchSize: 50_000 },
+    { wire: "json", concurrency: 4, batchSize: 50_000 },
+    { wire: "csv", concurrency: 1, batchSize: 50_000 },
+    { wire: "csv", concurrency: 4, batchSize: 50_000 },
+    // Bigin takes at most 25,000 rows per job.
+    { wire: "bigin", concurrency: 4, batchSize: 25_000 },
+  ];
+  const runs = shapes.map(() => [] as RealResult[]);
+  const millerMs: number[] = [];
+  for (let i = 0; i < o.runs; i++) {
+    if (miller) {
+      log(`real: Miller, run ${i + 1} of ${o.runs}`);
+      millerMs.push((await miller()).wallMs);
+    }
+    for (const [k, shape] of shapes.entries()) {
+      log(`real: ${shape.wire} c=${shape.concurrency}, run ${i + 1} of ${o.runs}`);
+      runs[k]!.push(await runReal({ ...shape, source: o.source, dir: o.dir, root: o.root }));
+    }
+  }
+  const mid = <T>(xs: T[], by: (x: T) => number) =>
+    [...xs].sort((a, b) => by(a) - by(b))[Math.floor((xs.length - 1) / 2)]!;
+  return {
+    rows: o.rows,
+    cases: shapes.map((s, k) => ({ ...s, median: mid(runs[k]!, (r) => r.wallMs) })),
+    ...(millerMs.length > 0 ? { millerMs: mid(millerMs, (x) => x) } : {}),
+  };
+}
+
+/** The real-path section of the bench's report, and its targets. */
+export function realReport(
+  r: RealCase,
+  runs: number,
+): {
+  lines: string[];
+  targets: { name: string; target: string; value: string; met: boolean | null }[];
+} {
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const ratio = (ms: number) => r.millerMs === undefined ? "" : `${(r.millerMs / ms).toFixed(2)}x`;
+  const lines = [
+    `## 5. The real path: the CLI loading ${
+      r.rows.toLocaleString("en-US")
+    } rows into the sandbox in fast mode (median of ${runs} by wall time)`,
+    "",
+    "| wire | concurrency | batch | wall | CPU | peak RSS | vs Miller's transform | status |",
+    "| ---- | ----------: | ----: | ---: | --: | -------: | --------------------: | ------ |",
+    ...r.cases.map(({ wire, concurrency, batchSize, median: m }) =>
+      `| ${
+        wire === "bigin" ? "Bigin (CSV in ZIP)" : `WorkSpan ${wire.toUpperCase()}`
+      } | ${concurrency} | ${batchSize} | ${s(m.wallMs)} | ${s(m.cpuMs)} | ${
+        Math.round(m.peakRssMiB)
+      } MiB | ${ratio(m.wallMs)} | ${m.status} |`
+    ),
+    "",
+    `Miller's transform alone (\`mlr --icsv --ojson\`, same file, same run): ${
+      r.millerMs === undefined ? "skipped" : s(r.millerMs)
+    }. CPU and peak RSS are the CLI process's own; the sandbox runs in the bench process.`,
+    "",
+  ];
+  const targets = [];
+  for (const c of r.cases.filter((c) => c.wire === "json")) {
+    const goal = c.concurrency === 1 ? REAL_TARGETS.vsMillerC1 : REAL_TARGETS.vsMillerC4;
+    const x = r.millerMs === undefined ? undefined : r.millerMs / c.median.wallMs;
+    targets.push({
+      name: `real path c=${c.concurrency}: vs Miller's transform`,
+      target: `>= ${goal}x faster`,
+      value: x === undefined ? "Miller skipped" : `${x.toFixed(2)}x`,
+      met: x === undefined ? null : x >= goal,
+    });
+    if (c.concurrency === 4) {
+      targets.push({
+        name: `real path c=4: peak RSS at ${r.rows.toLocaleString("en-US")} rows`,
+        target: `< ${REAL_TARGETS.peakRssMiB} MiB`,
+        value: `${Math.round(c.median.peakRssMiB)} MiB`,
+        met: c.median.peakRssMiB < REAL_TARGETS.peakRssMiB,
+      });
+    }
+  }
+  return { lines, targets };
+}
