@@ -4,7 +4,7 @@ import { PIPELINE_SCHEMA } from "../registry.ts";
 import { interpolate } from "./_interpolate.ts";
 import { parseDuration } from "./fields.ts";
 import { PipelineError } from "../errors.ts";
-import { closest } from "./_suggest.ts";
+import { closest } from "../util/suggest.ts";
 
 const parsePipeline = (file: string, text: string, env: (n: string) => string | undefined) =>
   parseWith(file, text, env, PIPELINE_SCHEMA);
