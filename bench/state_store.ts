@@ -47,23 +47,34 @@ function mappedRow(i: number, changed: boolean): Record<string, unknown> {
   };
 }
 
-/** Per-engine numbers, in ms and bytes. */
-interface EngineResult {
-  engine: string;
-  rows: number;
+/** Numbers of the first run, in ms, bytes and MiB. */
+interface FirstRun {
   firstRunMs: number;
+  bytesAfterFirst: number;
+  firstRssMiB: number;
+}
+
+/** Numbers of the second run (1% changed). */
+interface SecondRun {
   openMs: number;
   hashMs: number;
   decideMs: number;
+  decideShuffledMs: number;
   stringifyMs: number;
   changed: number;
   confirmCommitMs: number;
-  closeMs: number;
   removedMs: number;
-  bytesAfterFirst: number;
+  closeMs: number;
   bytesAfterSecond: number;
-  peakRssMiB: number;
+  secondRssMiB: number;
+  /** RSS grown by opening the state. */
+  openRssMiB: number;
+  /** RSS grown from before the open to after every lookup (index built), rows included. */
+  stateRssMiB: number;
 }
+
+/** Both runs of one engine. */
+type EngineResult = { engine: string; rows: number } & FirstRun & SecondRun;
 
 /** The small surface both engines offer the measuring loop. */
 interface Engine {
@@ -85,7 +96,11 @@ function storeEngine(dir: string): Engine {
   };
 }
 
-function sqliteEngine(dir: string): Engine {
+/**
+ * SQLite, one row per key. With `inMemory`, the table is read into a `Map` at open and decide()
+ * asks the Map, the best SQLite can do per row; otherwise each decide() is a prepared SELECT.
+ */
+function sqliteEngine(dir: string, inMemory: boolean): Engine {
   const db = new DatabaseSync(`${dir}/bench.sqlite`);
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
   db.exec(
@@ -95,9 +110,20 @@ function sqliteEngine(dir: string): Engine {
   const put = db.prepare(
     "INSERT INTO state (key, hash, flags) VALUES (?, ?, 3) ON CONFLICT(key) DO UPDATE SET hash = excluded.hash, flags = 3",
   );
+  const map = new Map<string, number>();
+  if (inMemory) {
+    for (const r of db.prepare("SELECT key, hash, flags FROM state").iterate()) {
+      const row = r as { key: string; hash: number; flags: number };
+      map.set(row.key, row.flags & 1 ? row.hash : -1);
+    }
+  }
   let open = false;
   return {
     decide(k, h) {
+      if (inMemory) {
+        const v = map.get(k);
+        return v === undefined ? "new" : v === -1 ? "retry" : v === h ? "unchanged" : "changed";
+      }
       const r = get.get(k) as { hash: number; flags: number } | undefined;
       return !r ? "new" : !(r.flags & 1) ? "retry" : r.hash === h ? "unchanged" : "changed";
     },
@@ -119,6 +145,10 @@ function sqliteEngine(dir: string): Engine {
   };
 }
 
+function makeEngine(name: string, dir: string): Engine {
+  return name === "store" ? storeEngine(dir) : sqliteEngine(dir, name === "sqlite+map");
+}
+
 function dirBytes(dir: string): number {
   let n = 0;
   for (const e of Deno.readDirSync(dir)) if (e.isFile) n += Deno.statSync(`${dir}/${e.name}`).size;
@@ -130,92 +160,96 @@ function peakRssMiB(): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/** One engine, both runs, in this process. */
-function runEngine(engineName: string, rows: number): EngineResult {
-  const dir = Deno.makeTempDirSync({ prefix: "state-bench-" });
-  const make = () => engineName === "sqlite" ? sqliteEngine(dir) : storeEngine(dir);
-  const keys = (start: number, n: number) =>
-    Array.from({ length: n }, (_, j) => `aw${String(start + j).padStart(7, "0")}`);
-  try {
-    // First run: every row new and confirmed, a commit per batch.
-    let t = performance.now();
-    let e = make();
-    for (let start = 0; start < rows; start += CHUNK) {
-      const n = Math.min(CHUNK, rows - start);
-      const ks = keys(start, n);
-      for (let j = 0; j < n; j++) {
-        const h = rowHash(FIELDS, mappedRow(start + j, false));
-        e.decide(ks[j]!, h);
-        e.confirm(ks[j]!, h);
-        if ((start + j + 1) % BATCH === 0) e.commit();
-      }
-    }
-    e.commit();
-    e.close();
-    const firstRunMs = performance.now() - t;
-    const bytesAfterFirst = dirBytes(dir);
+const keyOf = (i: number) => `aw${String(i).padStart(7, "0")}`;
 
-    // Second run: 1% changed. Rows are built outside the timed parts, a chunk at a time.
-    t = performance.now();
-    e = make();
-    const openMs = performance.now() - t;
-    let hashMs = 0, decideMs = 0, stringifyMs = 0;
-    const toSend: [string, number][] = [];
-    const hashes = new Float64Array(CHUNK);
-    let sink = 0;
-    for (let start = 0; start < rows; start += CHUNK) {
-      const n = Math.min(CHUNK, rows - start);
-      const ks = keys(start, n);
-      const batch = Array.from(
-        { length: n },
-        (_, j) => mappedRow(start + j, (start + j) % 100 === 7),
-      );
-      let t0 = performance.now();
-      for (let j = 0; j < n; j++) hashes[j] = rowHash(FIELDS, batch[j]!);
-      const t1 = performance.now();
-      for (let j = 0; j < n; j++) {
-        if (e.decide(ks[j]!, hashes[j]!) !== "unchanged") toSend.push([ks[j]!, hashes[j]!]);
-      }
-      const t2 = performance.now();
-      hashMs += t1 - t0;
-      decideMs += t2 - t1;
-      t0 = performance.now();
-      for (let j = 0; j < n; j++) sink += JSON.stringify(batch[j]).length;
-      stringifyMs += performance.now() - t0;
-    }
-    t = performance.now();
-    toSend.forEach(([k, h], i) => {
-      e.confirm(k, h);
-      if ((i + 1) % BATCH === 0) e.commit();
-    });
-    e.commit();
-    const confirmCommitMs = performance.now() - t;
-    t = performance.now();
-    e.removed();
-    const removedMs = performance.now() - t;
-    t = performance.now();
-    e.close();
-    const closeMs = performance.now() - t;
-    if (sink === 0) throw new Error("nothing serialised");
-    return {
-      engine: engineName,
-      rows,
-      firstRunMs,
-      openMs,
-      hashMs,
-      decideMs,
-      stringifyMs,
-      changed: toSend.length,
-      confirmCommitMs,
-      closeMs,
-      removedMs,
-      bytesAfterFirst,
-      bytesAfterSecond: dirBytes(dir),
-      peakRssMiB: peakRssMiB(),
-    };
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
+/** First run: every row new and confirmed, a commit per batch. */
+function firstRun(engine: string, dir: string, rows: number): FirstRun {
+  const t = performance.now();
+  const e = makeEngine(engine, dir);
+  for (let i = 0; i < rows; i++) {
+    const k = keyOf(i);
+    const h = rowHash(FIELDS, mappedRow(i, false));
+    e.decide(k, h);
+    e.confirm(k, h);
+    if ((i + 1) % BATCH === 0) e.commit();
   }
+  e.commit();
+  e.close();
+  return {
+    firstRunMs: performance.now() - t,
+    bytesAfterFirst: dirBytes(dir),
+    firstRssMiB: peakRssMiB(),
+  };
+}
+
+/** Second run, 1% changed. Rows are built outside the timed parts, a chunk at a time. */
+function secondRun(engine: string, dir: string, rows: number): SecondRun {
+  const rss0 = Deno.memoryUsage().rss;
+  let t = performance.now();
+  const e = makeEngine(engine, dir);
+  const openMs = performance.now() - t;
+  const openRssMiB = (Deno.memoryUsage().rss - rss0) / 2 ** 20;
+  let hashMs = 0, decideMs = 0, stringifyMs = 0, sink = 0;
+  const toSend: [string, number][] = [];
+  const hashes = new Float64Array(CHUNK);
+  for (let start = 0; start < rows; start += CHUNK) {
+    const n = Math.min(CHUNK, rows - start);
+    const ks = Array.from({ length: n }, (_, j) => keyOf(start + j));
+    const batch = Array.from(
+      { length: n },
+      (_, j) => mappedRow(start + j, (start + j) % 100 === 7),
+    );
+    let t0 = performance.now();
+    for (let j = 0; j < n; j++) hashes[j] = rowHash(FIELDS, batch[j]!);
+    const t1 = performance.now();
+    for (let j = 0; j < n; j++) {
+      if (e.decide(ks[j]!, hashes[j]!) !== "unchanged") toSend.push([ks[j]!, hashes[j]!]);
+    }
+    const t2 = performance.now();
+    hashMs += t1 - t0;
+    decideMs += t2 - t1;
+    t0 = performance.now();
+    for (let j = 0; j < n; j++) sink += JSON.stringify(batch[j]).length;
+    stringifyMs += performance.now() - t0;
+  }
+  t = performance.now();
+  toSend.forEach(([k, h], i) => {
+    e.confirm(k, h);
+    if ((i + 1) % BATCH === 0) e.commit();
+  });
+  e.commit();
+  const confirmCommitMs = performance.now() - t;
+  t = performance.now();
+  e.removed();
+  const removedMs = performance.now() - t;
+  const secondRssMiB = peakRssMiB();
+  // The same lookups in a shuffled key order (an export sorted differently from the last one).
+  const sample = Math.min(rows, 200_000);
+  const order = Array.from({ length: sample }, (_, i) => (i * 7_919_993) % rows);
+  const keys = order.map(keyOf);
+  t = performance.now();
+  for (let i = 0; i < sample; i++) sink += e.decide(keys[i]!, i).length;
+  const decideShuffledMs = (performance.now() - t) * rows / sample;
+  const stateRssMiB = (Deno.memoryUsage().rss - rss0) / 2 ** 20;
+  t = performance.now();
+  e.close();
+  const closeMs = performance.now() - t;
+  if (sink === 0) throw new Error("nothing serialised");
+  return {
+    openMs,
+    hashMs,
+    decideMs,
+    decideShuffledMs,
+    stringifyMs,
+    changed: toSend.length,
+    confirmCommitMs,
+    removedMs,
+    closeMs,
+    bytesAfterSecond: dirBytes(dir),
+    secondRssMiB,
+    openRssMiB,
+    stateRssMiB,
+  };
 }
 
 const ns = (ms: number, rows: number) => `${(ms * 1e6 / rows).toFixed(0)} ns`;
@@ -223,65 +257,101 @@ const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
 const rate = (ms: number, rows: number) => `${(rows / ms / 1000).toFixed(2)}M rows/s`;
 
 function table(results: EngineResult[]): string {
-  const rowsOf = (label: string, f: (r: EngineResult) => string) =>
+  const line = (label: string, f: (r: EngineResult) => string) =>
     `| ${label} | ${results.map(f).join(" | ")} |`;
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const added = (r: EngineResult) =>
+    r.openMs + r.hashMs + r.decideMs + r.confirmCommitMs + r.removedMs + r.closeMs;
   return [
     `| ${results[0]!.rows.toLocaleString("en")} keys | ${
       results.map((r) => r.engine).join(" | ")
     } |`,
     `| --- | ${results.map(() => "---").join(" | ")} |`,
-    rowsOf(
-      "first run (hash, decide, confirm, commit/5,000, close)",
-      (r) => `${(r.firstRunMs / 1000).toFixed(2)} s`,
-    ),
-    rowsOf("size on disk after the first run", (r) => mb(r.bytesAfterFirst)),
-    rowsOf("second run: open", (r) => `${r.openMs.toFixed(0)} ms`),
-    rowsOf(
+    line("first run: hash, decide, confirm, commit per 5,000, close", (r) => s(r.firstRunMs)),
+    line("first run: peak RSS of the bench process", (r) => `${r.firstRssMiB.toFixed(0)} MiB`),
+    line("size on disk after the first run", (r) => mb(r.bytesAfterFirst)),
+    line("second run: open", (r) => `${r.openMs.toFixed(0)} ms`),
+    line(
       "second run: rowHash per row",
       (r) => `${ns(r.hashMs, r.rows)} (${rate(r.hashMs, r.rows)})`,
     ),
-    rowsOf(
-      "second run: decide per row",
+    line(
+      "second run: decide per row, same order",
       (r) => `${ns(r.decideMs, r.rows)} (${rate(r.decideMs, r.rows)})`,
     ),
-    rowsOf("second run: JSON.stringify per row (reference)", (r) => ns(r.stringifyMs, r.rows)),
-    rowsOf("second run: rows to send (1% changed)", (r) => r.changed.toLocaleString("en")),
-    rowsOf("second run: confirm + commit of those", (r) => `${r.confirmCommitMs.toFixed(0)} ms`),
-    rowsOf("second run: removed()", (r) => `${r.removedMs.toFixed(0)} ms`),
-    rowsOf("second run: close", (r) => `${r.closeMs.toFixed(0)} ms`),
-    rowsOf("size on disk after the second run", (r) => mb(r.bytesAfterSecond)),
-    rowsOf("peak RSS of the process", (r) => `${r.peakRssMiB.toFixed(0)} MiB`),
-    rowsOf(
-      "added local work per row (open + hash + decide + commit + close) vs 2.6 µs/row",
-      (r) => {
-        const ms = r.openMs + r.hashMs + r.decideMs + r.confirmCommitMs + r.removedMs + r.closeMs;
-        return `${ns(ms, r.rows)} = ${(ms * 1e6 / r.rows / 2600 * 100).toFixed(0)}%`;
-      },
+    line(
+      "second run: decide per row, shuffled order",
+      (r) => `${ns(r.decideShuffledMs, r.rows)} (${rate(r.decideShuffledMs, r.rows)})`,
+    ),
+    line(
+      "second run: JSON.stringify per row (what send: all does per row)",
+      (r) => ns(r.stringifyMs, r.rows),
+    ),
+    line("second run: rows to send (1% changed)", (r) => r.changed.toLocaleString("en")),
+    line(
+      "second run: confirm + commit of those (2 commits)",
+      (r) => `${r.confirmCommitMs.toFixed(0)} ms`,
+    ),
+    line("second run: removed()", (r) => `${r.removedMs.toFixed(0)} ms`),
+    line("second run: close", (r) => `${r.closeMs.toFixed(0)} ms`),
+    line("second run: peak RSS of the bench process", (r) => `${r.secondRssMiB.toFixed(0)} MiB`),
+    line("second run: RSS grown by open", (r) => `${r.openRssMiB.toFixed(0)} MiB`),
+    line("second run: RSS grown by the whole run", (r) => `${r.stateRssMiB.toFixed(0)} MiB`),
+    line("size on disk after the second run", (r) => mb(r.bytesAfterSecond)),
+    line(
+      "added local work per row (open, hash, decide, commit, close)",
+      (r) => ns(added(r), r.rows),
+    ),
+    line(
+      "the same, net of the 99% of rows not serialised",
+      (r) => ns(added(r) - r.stringifyMs * (1 - r.changed / r.rows), r.rows),
     ),
   ].join("\n");
+}
+
+async function child(args: string[]): Promise<unknown> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", import.meta.filename!, ...args],
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`The run ${args.join(" ")} failed`);
+  return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { rows: { type: "string", default: "1000000" }, engine: { type: "string" } },
+    options: {
+      rows: { type: "string", default: "1000000" },
+      engine: { type: "string", default: "store,sqlite+map,sqlite" },
+      phase: { type: "string" },
+      dir: { type: "string" },
+    },
   });
   const rows = Number(values.rows);
-  if (values.engine) {
-    console.log(JSON.stringify(runEngine(values.engine, rows)));
+  if (values.phase && values.dir) {
+    const run = values.phase === "first" ? firstRun : secondRun;
+    console.log(JSON.stringify(run(values.engine, values.dir, rows)));
     return;
   }
   const results: EngineResult[] = [];
-  for (const engine of ["store", "sqlite"]) {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", import.meta.filename!, "--rows", String(rows), "--engine", engine],
-      stderr: "inherit",
-    }).output();
-    if (!out.success) throw new Error(`The ${engine} run failed`);
-    results.push(JSON.parse(new TextDecoder().decode(out.stdout)) as EngineResult);
+  for (const engine of values.engine.split(",")) {
+    const dir = Deno.makeTempDirSync({ prefix: "state-bench-" });
+    try {
+      const common = ["--rows", String(rows), "--engine", engine, "--dir", dir];
+      const first = await child([...common, "--phase", "first"]) as FirstRun;
+      const second = await child([...common, "--phase", "second"]) as SecondRun;
+      results.push({ engine, rows, ...first, ...second });
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
   }
   console.log(table(results));
-  console.log(`\n${Deno.loadavg ? `load average ${Deno.loadavg().join(", ")}` : ""}`);
+  console.log(
+    `\nDeno ${Deno.version.deno}; load average ${
+      Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
+    }`,
+  );
 }
 
 if (import.meta.main) await main();

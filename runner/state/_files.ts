@@ -37,25 +37,24 @@ export interface LogRecord {
   flags: number;
 }
 
-/** Serialises a snapshot: header, then columns, each section aligned for its typed array. */
-export function encodeSnapshot(meta: SnapshotMeta, c: Columns): Uint8Array {
+/**
+ * Writes a snapshot atomically (see `writeFileAtomic`): header, then each column straight from its
+ * typed array, so no second copy of the state is built in memory. Returns its size in bytes.
+ */
+export function writeSnapshot(path: string, meta: SnapshotMeta, c: Columns): number {
   const n = c.count;
   const head = enc.encode(JSON.stringify({ ...meta, count: n, key_bytes: c.keyBytes.length }));
   const start = align8(16 + head.length);
-  const total = start + n * 8 + n * 4 + (n + 1) * 4 + n + c.keyBytes.length;
-  const out = new Uint8Array(total);
-  out.set(enc.encode(SNAPSHOT_MAGIC), 0);
-  const view = new DataView(out.buffer);
+  const first = new Uint8Array(start);
+  first.set(enc.encode(SNAPSHOT_MAGIC), 0);
+  const view = new DataView(first.buffer);
   view.setUint32(8, head.length, true);
   view.setUint32(12, crc32(head), true);
-  out.set(head, 16);
-  let off = start;
-  for (const col of [c.hashes, c.keyHashes, c.keyOffsets, c.flags, c.keyBytes]) {
-    const bytes = new Uint8Array(col.buffer, col.byteOffset, col.byteLength);
-    out.set(bytes, off);
-    off += bytes.length;
-  }
-  return out;
+  first.set(head, 16);
+  const parts = [first, c.hashes, c.keyHashes, c.keyOffsets, c.flags, c.keyBytes].map((col) =>
+    new Uint8Array(col.buffer, col.byteOffset, col.byteLength)
+  );
+  return writeFileAtomic(path, ...parts);
 }
 
 /** Reads a snapshot; throws an `Error` naming what is wrong when it is not one. */
@@ -175,18 +174,26 @@ export function decodeLog(
   return { records, valid: off };
 }
 
-/** Replaces a file atomically and durably: temp file, fsync, rename, fsync of the folder. */
-export function writeFileAtomic(path: string, data: Uint8Array): void {
+/**
+ * Replaces a file atomically and durably with the parts written in order: temp file, fsync,
+ * rename, fsync of the folder. Returns the bytes written.
+ */
+export function writeFileAtomic(path: string, ...parts: Uint8Array[]): number {
   const tmp = `${path}.tmp`;
   const file = Deno.openSync(tmp, { write: true, create: true, truncate: true });
+  let bytes = 0;
   try {
-    writeAll(file, data);
+    for (const part of parts) {
+      writeAll(file, part);
+      bytes += part.length;
+    }
     file.syncSync();
   } finally {
     file.close();
   }
   Deno.renameSync(tmp, path);
   syncDir(path);
+  return bytes;
 }
 
 /** Writes every byte (writeSync may write fewer). */

@@ -126,6 +126,19 @@ export class Table {
         bytes += this.keyOffsets[e + 1]! - this.keyOffsets[e]!;
       }
     }
+    if (kept === n) {
+      // Nothing dropped (the usual case): views of the columns, and only the flags copied.
+      const flags = this.flags.slice(0, n);
+      for (let e = 0; e < n; e++) flags[e]! &= ~clear;
+      return {
+        count: n,
+        hashes: this.hashes.subarray(0, n),
+        keyHashes: this.keyHashes.subarray(0, n),
+        keyOffsets: this.keyOffsets.subarray(0, n + 1),
+        flags,
+        keyBytes: this.keyBytes.subarray(0, this.#keyEnd),
+      };
+    }
     const c: Columns = {
       count: kept,
       hashes: new Float64Array(kept),

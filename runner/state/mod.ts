@@ -26,13 +26,13 @@ import {
   decodeLog,
   decodeSnapshot,
   encodeFrame,
-  encodeSnapshot,
   LOG_HEADER,
   logHeader,
   readFileIfAny,
   type SnapshotMeta,
   writeAll,
   writeFileAtomic,
+  writeSnapshot,
 } from "./_files.ts";
 import { keyHash } from "./_hash.ts";
 import { acquireLock, type Lock, type LockHolder } from "./_lock.ts";
@@ -279,9 +279,7 @@ export class StateStore {
   #writeSnapshot(): number {
     this.#meta.written_at = new Date().toISOString();
     const keep = (f: number) => (f & (EVER | SEEN)) !== 0;
-    const bytes = encodeSnapshot(this.#meta, this.#table.columns(keep, SEEN));
-    writeFileAtomic(this.paths.state, bytes);
-    return bytes.length;
+    return writeSnapshot(this.paths.state, this.#meta, this.#table.columns(keep, SEEN));
   }
 
   /** Opens the log for appending: replays its whole frames, or starts it for this generation. */
