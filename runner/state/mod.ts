@@ -95,8 +95,8 @@ export const NO_STATE = "no state from an earlier run";
  * @param dir the state folder, created when missing (default of the runner: `.state`)
  * @param identityHash a hash of what makes confirmations comparable: the target (integration,
  *   module, object, API) and the mappings; a different one starts afresh
- * @throws {StateLockedError} another live run holds this pipeline's state
- * @throws {RunnerError} `internal` when the state file exists but is not a readable state
+ * @throws {StateLockedError} (`usage`, exit 2) another live run holds this pipeline's state
+ * @throws {RunnerError} `usage` (a refusal, exit 2) when the state file is not a readable state
  */
 export function openStateStore(
   dir: string,
@@ -317,7 +317,7 @@ function readSnapshot(
     return { ...decodeSnapshot(bytes), size: bytes.length };
   } catch (e) {
     throw new RunnerError(
-      "internal",
+      "usage", // a refusal before anything is sent, like the journal's (exit 2)
       `Cannot read the state file "${path}": ${
         (e as Error).message
       }; delete it to start afresh (the next run then sends every row)`,
