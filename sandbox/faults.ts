@@ -205,7 +205,8 @@ export function checkFault(fault: Fault): Fault {
   for (const key of params) {
     const value = f[key];
     if (value === undefined) {
-      if (REQUIRED.has(key)) throw fail(`"${kind}" needs "${key}"`);
+      const optional = key === "status" && (kind === "redirect" || kind === "echo_token");
+      if (REQUIRED.has(key) && !optional) throw fail(`"${kind}" needs "${key}"`);
       continue;
     }
     if (key === "ms" && !(typeof value === "number" && Number.isFinite(value) && value >= 0)) {

@@ -102,7 +102,7 @@ async function workspanCase(
       }),
     });
     const env = { WORKSPAN_BASE_URL: sandbox.url, WORKSPAN_TOKEN: TOKEN, ...o.env };
-    const first = await runCli(["run", "--json", `${dir}/p.yaml`], env, { cwd: dir });
+    const first = await runCli(["run", `${dir}/p.yaml`], env, { cwd: dir });
     const s1 = summaryOf(first);
     check?.(s1, first, sandbox);
     await sandbox.idle();
@@ -110,7 +110,7 @@ async function workspanCase(
     let rerun: CliResult | undefined;
     let s = s1;
     if (first.code !== 0 && o.rerun !== false) {
-      rerun = await runCli(["run", "--json", `${dir}/p.yaml`], env, { cwd: dir });
+      rerun = await runCli(["run", `${dir}/p.yaml`], env, { cwd: dir });
       s = summaryOf(rerun);
     }
     await new Promise((res) => setTimeout(res, 80));
@@ -184,7 +184,7 @@ Deno.test("fault: an upload redirected elsewhere is not followed, not sent, and 
     },
   );
   assert.equal(c.rerun!.code, 0, c.rerun!.stderr);
-  assert.equal(c.s.counts.succeeded, 20);
+  assert.equal(c.s.counts.succeeded, ROWS, "the rerun sends the refused batches, each once");
 });
 
 Deno.test("fault: a status check redirected elsewhere stops the run naming it; the rerun finishes", async () => {
@@ -276,7 +276,7 @@ async function biginCase(
       ) + "output:\n  summary: out/summary.json\n  rejects: out/rejects.csv\n",
     });
     const env = biginEnv(sandbox.url);
-    const first = await runCli(["run", "--json", `${dir}/p.yaml`], env, { cwd: dir });
+    const first = await runCli(["run", `${dir}/p.yaml`], env, { cwd: dir });
     const s1 = summaryOf(first);
     await check?.(s1, first, sandbox);
     await sandbox.idle();
@@ -284,7 +284,7 @@ async function biginCase(
     let rerun: CliResult | undefined;
     let s = s1;
     if (first.code !== 0) {
-      rerun = await runCli(["run", "--json", `${dir}/p.yaml`], env, { cwd: dir });
+      rerun = await runCli(["run", `${dir}/p.yaml`], env, { cwd: dir });
       s = summaryOf(rerun);
     }
     await new Promise((res) => setTimeout(res, 100));
