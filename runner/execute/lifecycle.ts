@@ -126,6 +126,23 @@ export function settle(
   }
 }
 
+/**
+ * Whether a failed submit may have been processed by the server. Only an answer that says it
+ * was not (a 4xx or 3xx refusal, a Zoho `"status": "error"`), or a request that provably never
+ * left, counts as not processed; anything else — a 5xx, a lost or stalled answer, a 2xx the
+ * runner could not read (cut short, HTML, no id, too large), an unexpected error — may have
+ * been, so the batch is `unknown` and never resent blindly.
+ */
+export function mayHaveBeenProcessed(err: unknown): boolean {
+  if (err instanceof TransportError) return err.maybeDelivered;
+  if (err instanceof HttpError) {
+    return err.status >= 500 || (err.status >= 200 && err.status < 300 && err.code === "transport");
+  }
+  // Raised by the runner itself before it sent anything (a batch it cannot pack).
+  if (err instanceof RunnerError) return false;
+  return true;
+}
+
 /** Uploads the batch; undefined when the upload failed (the ledger knows how). */
 async function submit(batch: Batch, d: LifecycleDeps): Promise<Submission | undefined> {
   const s = d.ledger;
@@ -146,9 +163,7 @@ async function submit(batch: Batch, d: LifecycleDeps): Promise<Submission | unde
     sub = await d.target.submit(batch, d.ctx);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    const maybe = (err instanceof TransportError && err.maybeDelivered) ||
-      (err instanceof HttpError && err.status >= 500);
-    if (maybe) {
+    if (mayHaveBeenProcessed(err)) {
       d.journal({ event: "unknown", batch: batch.index, message: msg, at: at() });
       s.batchUnknown(batch.index, msg);
     } else {

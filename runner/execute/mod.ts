@@ -16,6 +16,7 @@ import type { Plan } from "../compile.ts";
 import { RunnerError } from "../errors.ts";
 import type { JournalEvent, JournalWriter, PriorBatch } from "../journal.ts";
 import { RejectsWriter } from "../report/rejects.ts";
+import { redact, redactDeep } from "../util/redact.ts";
 import type { Summary } from "../report/summary.ts";
 import {
   openSource as defaultOpenSource,
@@ -79,10 +80,12 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   const now = deps.now ?? Date.now;
   const started = now();
   const ledger = new RunLedger({ maxErrors: plan.output.maxErrors, now });
-  const journal = (e: JournalEvent) => deps.journal?.writer.record(e);
+  // The journal and the rejects file hide secrets too, the run-time ones (tokens) included.
+  const journal = (e: JournalEvent) =>
+    deps.journal?.writer.record(redactDeep(e, plan.secrets) as JournalEvent);
   const source = (deps.openSource ?? defaultOpenSource)(plan.source);
   const rejects = plan.output.rejects
-    ? new RejectsWriter(plan.output.rejects, () => source.columns())
+    ? new RedactingRejects(plan.output.rejects, () => source.columns(), plan.secrets)
     : undefined;
   const pool = new Pool(plan.target.concurrency);
   const run: Run = {
@@ -99,6 +102,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
         log: deps.log,
         signal: deps.signal,
         retry: plan.retry,
+        secret: (value) => addSecret(plan.secrets, value),
       },
       ledger,
       journal,
@@ -122,6 +126,31 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   const finished = now();
   journal({ event: "end", status: v.status, exit_code: v.exit, at: iso(finished) });
   return summaryOf(run, v, { started, finished, rejects: rejects?.path });
+}
+
+/**
+ * Adds a secret a target obtained at run time (an access token) to the plan's list. The list is
+ * shared: the command's sinks (stdout, stderr, summary, GitHub report) read it when they write,
+ * so the token is hidden everywhere from the moment it exists.
+ */
+export function addSecret(secrets: string[], value: string): void {
+  if (value !== "" && !secrets.includes(value)) secrets.push(value);
+}
+
+/** The rejects file, with secrets hidden in the error messages it writes. */
+class RedactingRejects extends RejectsWriter {
+  readonly #secrets: readonly string[];
+  constructor(path: string, columns: () => readonly string[], secrets: readonly string[]) {
+    super(path, columns);
+    this.#secrets = secrets;
+  }
+  override write(
+    values: Readonly<Record<string, unknown>>,
+    line: number | undefined,
+    error: string,
+  ): void {
+    super.write(values, line, redact(error, this.#secrets));
+  }
 }
 
 /** The run's summary, from the ledger and the verdict. */
