@@ -28,11 +28,11 @@ const STAGES = [
 async function describedExample(dir: string): Promise<string> {
   const yaml = (await Deno.readTextFile(`${ROOT}/examples/workspan-opportunities.yaml`))
     .replace("api: workspan", "api: workspan-described")
-    .replace(/  content_type: json\n/, "")
-    .replace(/  auth:\n    type: bearer\n    token: (\$\{WORKSPAN_TOKEN\})\n/, "  token: $1\n")
+    .replace(/ {2}content_type: json\n/, "")
+    .replace(/ {2}auth:\n {4}type: bearer\n {4}token: (\$\{WORKSPAN_TOKEN\})\n/, "  token: $1\n")
     .replace("path: data/opportunities.csv", `path: ${ROOT}/examples/data/opportunities.csv`)
     .replace("interval: 2s", "interval: 50ms");
-  assert.match(yaml, /api: workspan-described\n[\s\S]*  token: \$\{WORKSPAN_TOKEN\}\n/);
+  assert.match(yaml, /api: workspan-described\n[\s\S]* {2}token: \$\{WORKSPAN_TOKEN\}\n/);
   await Deno.writeTextFile(`${dir}/p.yaml`, yaml);
   return `${dir}/p.yaml`;
 }
