@@ -27,7 +27,7 @@ import { redact, redactDeep } from "./util/redact.ts";
 import { writeAtomic } from "./util/fs.ts";
 import { openSource } from "./sources/mod.ts";
 import { TARGETS } from "./registry.ts";
-import { createFetchOnce } from "./targets/_http.ts";
+import { createFetchOnce } from "./targets/mod.ts";
 import type { RequestInfo, TargetDefinition } from "./targets/mod.ts";
 import {
   finishedRunsOf,

@@ -6,7 +6,7 @@
  */
 import { identityOf, type LoadedPipeline, type Pipeline, secretValues } from "./config/mod.ts";
 import { type Diagnostic, PipelineError, RunnerError } from "./errors.ts";
-import { closest, hint } from "./config/_suggest.ts";
+import { closest, hint } from "./util/suggest.ts";
 import { checkMapping, compileMapper, type MappingSpec, type RowMapper } from "./mapping/mod.ts";
 import { TARGETS } from "./registry.ts";
 import { formatFromPath, type SourceOptions } from "./sources/mod.ts";

@@ -89,3 +89,37 @@ export class Batcher {
     };
   }
 }
+
+/**
+ * Follow-up batches (rows an API left unprocessed, sent again) are numbered from here, apart
+ * from the source's batches, so a resumed run numbers both the same way whatever the timing.
+ */
+export const RESEND_BASE = 1_000_000_000;
+
+/** The index of the follow-up batch of batch `index`. */
+export function resendIndex(index: number): number {
+  return RESEND_BASE + index;
+}
+
+/** Whether a batch is a follow-up batch (whose unprocessed rows are not sent a third time). */
+export function isResend(batch: Pick<Batch, "index">): boolean {
+  return batch.index >= RESEND_BASE;
+}
+
+/**
+ * The follow-up batch of the rows `rows` (indexes in `f`) an API never processed: the same
+ * fields and key, the rows in their order, each with its source line and record.
+ */
+export function resendBatch(f: InFlight, rows: readonly number[]): InFlight {
+  const b = f.batch;
+  return {
+    batch: {
+      index: resendIndex(b.index),
+      fields: b.fields,
+      key: b.key,
+      rows: rows.map((i) => b.rows[i]!),
+      lines: rows.map((i) => b.lines[i]!),
+    },
+    records: f.records.length > 0 ? rows.map((i) => f.records[i]!) : [],
+  };
+}

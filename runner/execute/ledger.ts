@@ -217,19 +217,23 @@ export class RunLedger {
 
   /**
    * The batch finished (now, or in an earlier run): its rows move to succeeded, failed and
-   * skipped as the API counts them, and the rest to unknown.
+   * skipped as the API counts them, and the rest to unknown. Rows the API left unprocessed
+   * move to `o.resend`, a new batch that holds them unsent until it is sent.
    *
    * @param o.at when it finished (default: now)
    * @param o.message the batch's message (default: the API's)
+   * @param o.resend the follow-up batch of `done.unprocessed`
    * @returns the rows that did not load, for the rejects file
    */
   batchFinished(
     batch: Batch,
     done: BatchOutcome,
-    o: { executionId?: string; at?: string; message?: string } = {},
+    o: { executionId?: string; at?: string; message?: string; resend?: Batch } = {},
   ): FailedRow[] {
-    const rows = batch.rows.length;
     const id = o.executionId ?? this.#entry(batch.index).summary.execution_id ?? "?";
+    const moved = new Set(o.resend ? done.unprocessed : []);
+    if (o.resend) this.#moveRows(batch.index, o.resend);
+    const rows = batch.rows.length - moved.size;
     const split = splitRows(done.counts, rows);
     const e = this.#move(batch.index, "settled", split.share);
     const s = e.summary;
@@ -253,11 +257,30 @@ export class RunLedger {
       this.#problems.push(`Batch ${batch.index + 1} (execution ${id}): ${p}`);
     }
     const why = done.message ? `: ${done.message}` : "";
-    if (done.status === "failed") this.#executionFailures.push(`Execution ${id} failed${why}`);
+    if (o.resend) {
+      const again = `${moved.size} unprocessed rows sent again as batch ${o.resend.index + 1}`;
+      s.message = s.message === undefined ? again : `${s.message}; ${again}`;
+      // A job that failed part-way is not the run's failure: what it processed is counted, and
+      // the rows it never processed get a second job.
+      if (done.status === "failed") {
+        this.#hints.push(
+          `Execution ${id} failed part-way${why}: its ${moved.size} unprocessed rows were sent again in a new job (batch ${
+            o.resend.index + 1
+          })`,
+        );
+      }
+    } else if (done.status === "failed") {
+      this.#executionFailures.push(`Execution ${id} failed${why}`);
+    }
     // An execution that failed as a whole without naming rows failed every row for that reason.
     const whole = done.status === "failed" && done.failures.length === 0 &&
       done.counts.failed === rows;
-    const failed = failedRows(batch, done.failures, whole ? `Execution failed${why}` : undefined);
+    const failed = failedRows(
+      batch,
+      done.failures,
+      whole ? `Execution failed${why}` : undefined,
+      moved,
+    );
     for (const f of failed) this.#addError(remoteError(batch, f));
     return failed.map(({ row, fail }) => ({
       ...(row === undefined ? {} : { row }),
@@ -376,6 +399,38 @@ export class RunLedger {
     return e;
   }
 
+  /**
+   * Moves the unprocessed rows of a pending batch into its follow-up batch, which is opened
+   * with them unsent: they leave `pending` (and so `sent`) until the follow-up is sent, so no
+   * row is in two batches or counted sent twice.
+   */
+  #moveRows(index: number, to: Batch): void {
+    const e = this.#entry(index);
+    const n = to.rows.length;
+    const inFlight = e.share.pending ?? 0;
+    if (e.phase !== "pending" || n > inFlight || this.#entries.has(to.index)) {
+      throw new RunnerError(
+        "internal",
+        `Cannot move ${n} rows of batch ${index + 1} (${e.phase}) to batch ${to.index + 1}`,
+      );
+    }
+    e.share = { ...e.share, pending: inFlight - n };
+    this.#rows.pending -= n;
+    this.#rows.unsent += n;
+    const summary: BatchSummary = {
+      index: to.index,
+      rows: n,
+      first_line: to.lines[0] ?? 0,
+      last_line: to.lines[n - 1] ?? 0,
+      status: "not_sent",
+      polls: 0,
+      counts: { succeeded: 0, failed: 0, skipped: 0 },
+      message: `Rows batch ${index + 1} left unprocessed, sent again`,
+    };
+    this.#batches.push(summary);
+    this.#entries.set(to.index, { summary, phase: "queued", share: { unsent: n } });
+  }
+
   /** Moves a batch's rows to the buckets of its next phase; the one place rows change bucket. */
   #move(index: number, phase: Phase, share?: Share): Entry {
     const e = this.#entry(index);
@@ -451,11 +506,15 @@ export function splitRows(
   };
 }
 
-/** The rows of a batch the API reported failed, plus every other row when `fallback` is given. */
+/**
+ * The rows of a batch the API reported failed, plus every other row (but those in `resent`)
+ * when `fallback` is given.
+ */
 function failedRows(
   batch: Batch,
   failures: RowFailure[],
   fallback?: string,
+  resent: ReadonlySet<number> = new Set(),
 ): { row?: number; fail: RowFailure }[] {
   const out: { row?: number; fail: RowFailure }[] = [];
   const listed = new Set<number>();
@@ -465,7 +524,7 @@ function failedRows(
   }
   if (fallback !== undefined) {
     for (let i = 0; i < batch.rows.length; i++) {
-      if (!listed.has(i)) out.push({ row: i, fail: { message: fallback } });
+      if (!listed.has(i) && !resent.has(i)) out.push({ row: i, fail: { message: fallback } });
     }
   }
   return out;
