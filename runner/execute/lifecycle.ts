@@ -18,6 +18,7 @@ import type {
   TargetContext,
 } from "../targets/mod.ts";
 import type { InFlight, RejectsSink } from "./batcher.ts";
+import type { ChangeTracker } from "./changes.ts";
 import type { RunLedger } from "./ledger.ts";
 import { type PollPolicy, PollSchedule } from "./schedule.ts";
 
@@ -34,6 +35,8 @@ export interface LifecycleDeps {
   signal?: AbortSignal;
   polling: PollPolicy;
   rejects?: RejectsSink;
+  /** `send: changed`: told each batch's results, to confirm what the API confirmed. */
+  changes?: ChangeTracker;
 }
 
 /** How a finished batch ended, before its per-row results are read. */
@@ -116,10 +119,11 @@ export async function runBatch(
 export function settle(
   f: InFlight,
   outcome: BatchOutcome,
-  d: Pick<LifecycleDeps, "ledger" | "rejects">,
+  d: Pick<LifecycleDeps, "ledger" | "rejects" | "changes">,
   o: { executionId?: string; at?: string; message?: string },
 ): void {
   const failed = d.ledger.batchFinished(f.batch, outcome, o);
+  d.changes?.settled(f.batch, outcome);
   if (!d.rejects) return;
   for (const r of failed) {
     d.rejects.write(r.row === undefined ? {} : f.records[r.row]!, r.line, r.message);

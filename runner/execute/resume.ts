@@ -45,7 +45,7 @@ export function resumeAction(
 export function replay(
   f: InFlight,
   prior: Extract<PriorBatch, { state: "done" }>,
-  d: Pick<LifecycleDeps, "ledger" | "rejects">,
+  d: Pick<LifecycleDeps, "ledger" | "rejects" | "changes">,
 ): void {
   const { event: _e, batch: _b, at, ...outcome } = prior.event;
   settle(f, outcome, d, {
