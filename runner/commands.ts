@@ -11,6 +11,7 @@ import { fieldTable, replaceFieldTable } from "./config/docs.ts";
 import { formatDiagnostic, PipelineError, RunnerError } from "./errors.ts";
 import { EXIT } from "./exit.ts";
 import { execute, type ExecuteDeps } from "./execute/mod.ts";
+import { openChanges, type OpenedChanges, planChanges } from "./execute/changes.ts";
 import { humanReport, oneLine } from "./report/human.ts";
 import { progressPrinter } from "./report/progress.ts";
 import {
@@ -125,6 +126,8 @@ export interface RunOptions {
   force?: boolean;
   /** Folder of the run journals (default `.state`). */
   stateDir?: string;
+  /** `send: changed`: send every row once, whatever the state says, and refresh the state. */
+  full?: boolean;
   /** The targets a pipeline may name (default: the built-in registry). */
   targets?: readonly TargetDefinition[];
 }
@@ -200,7 +203,8 @@ export async function openJournal(
     writer.record({ event: "resume", at: new Date().toISOString() });
     return { writer, prior: view.batches };
   }
-  if (!options.force && plan.target.duplicatesOnResend) {
+  // With send: changed the state, not the file, says what was inserted: never twice per key.
+  if (!options.force && plan.target.duplicatesOnResend && plan.send !== "changed") {
     const done = finishedRunsOf(events, sourceHash, planHash);
     if (done.length > 0) {
       throw new RunnerError(
@@ -224,6 +228,18 @@ export async function openJournal(
   return { writer, prior: new Map() };
 }
 
+/**
+ * Opens the state of a `send: changed` pipeline before its journal, so a second concurrent run
+ * is refused before it touches anything; a run that will resume its journal decides as the run
+ * it resumes did.
+ */
+function openChangesFor(plan: Plan, options: RunOptions, log: (l: string) => void): OpenedChanges {
+  const stateDir = options.stateDir ?? ".state";
+  const view = viewJournal(readJournal(journalPath(stateDir, plan.name)));
+  const resume = !options.fresh && view.run !== undefined && isResumable(view);
+  return openChanges(plan, { stateDir, full: options.full ?? false, resume, log });
+}
+
 /** Runs one pipeline file end to end; returns its summary, or throws before anything was sent. */
 export async function runOne(
   file: string,
@@ -239,18 +255,27 @@ export async function runOne(
     }
   };
   checkWritable([plan.output.summary, plan.output.rejects, options.stateDir ?? ".state"]);
-  const journal = await openJournal(plan, options);
-  const once = io.fetch === globalThis.fetch ? createFetchOnce() : undefined;
-  const summary = await execute(plan, {
-    fetch: io.fetch,
-    ...(once ? { fetchOnce: once.fetch } : {}),
-    log: say,
-    journal,
-    ...(!options.quiet && !options.json
-      ? { progress: progressPrinter(plan.name, (t) => io.errRaw(t), io.stderrIsTty) }
-      : {}),
-    ...deps,
-  }).finally(() => once?.close());
+  const changes = plan.send === "changed" ? openChangesFor(plan, options, say) : undefined;
+  let summary: Summary;
+  try {
+    const journal = await openJournal(plan, options);
+    const once = io.fetch === globalThis.fetch ? createFetchOnce() : undefined;
+    summary = await execute(plan, {
+      fetch: io.fetch,
+      ...(once ? { fetchOnce: once.fetch } : {}),
+      log: say,
+      journal,
+      ...(changes ? { changes: changes.tracker } : {}),
+      ...(!options.quiet && !options.json
+        ? { progress: progressPrinter(plan.name, (t) => io.errRaw(t), io.stderrIsTty) }
+        : {}),
+      ...deps,
+    }).finally(() => once?.close());
+  } catch (err) {
+    changes?.close(false);
+    throw err;
+  }
+  changes?.close(summary.status === "succeeded" || summary.status === "completed_with_errors");
   // Secrets are hidden in the values, then serialised: never replaced inside the JSON text.
   if (plan.output.summary) {
     // A relative path is under the working directory and must not leave it by a symbolic link.
@@ -338,6 +363,7 @@ export async function planCommand(
   io: Io,
   previewRows: number,
   targets: readonly TargetDefinition[] = TARGETS,
+  stateDir = ".state",
 ): Promise<number> {
   const plan = await loadPlan(file, io, targets);
   const out = (l: string) => io.out(redact(l, plan.secrets));
@@ -396,6 +422,7 @@ export async function planCommand(
       requestCount(requests, batches)
     } requests, plus one status check per poll (the first ${p.interval} ms after each upload)`,
   );
+  if (plan.send === "changed") out(await planChanges(plan, stateDir));
   if (rejects.length > 0) {
     out(
       `rows that would be rejected${

@@ -2,9 +2,9 @@
  * The run ledger: the one owner of a run's counts, batch states, row errors, problems and hints.
  * The other parts of the executor report events to it and never count for themselves.
  *
- * Every row read sits in exactly one bucket (rejected, unsent, pending, unknown, succeeded,
- * failed, skipped), and every event moves rows from one bucket to another. `read` and `sent` are
- * sums of buckets, so `read = rejected + sent + unsent` and
+ * Every row read sits in exactly one bucket (rejected, unchanged, unsent, pending, unknown,
+ * succeeded, failed, skipped), and every event moves rows from one bucket to another. `read` and
+ * `sent` are sums of buckets, so `read = rejected + unchanged + sent + unsent` and
  * `sent = succeeded + failed + skipped + pending + unknown` hold by construction, whatever the
  * API answers.
  *
@@ -42,7 +42,15 @@ export interface LedgerFacts {
   overcounted: number;
 }
 
-type Bucket = "rejected" | "unsent" | "pending" | "unknown" | "succeeded" | "failed" | "skipped";
+type Bucket =
+  | "rejected"
+  | "unchanged"
+  | "unsent"
+  | "pending"
+  | "unknown"
+  | "succeeded"
+  | "failed"
+  | "skipped";
 type Share = Partial<Record<Bucket, number>>;
 
 /** Where a batch is in its life; decides which bucket its rows are in. */
@@ -74,6 +82,7 @@ export class RunLedger {
   readonly #cap: number;
   readonly #rows: Record<Bucket, number> = {
     rejected: 0,
+    unchanged: 0,
     unsent: 0,
     pending: 0,
     unknown: 0,
@@ -94,14 +103,19 @@ export class RunLedger {
   #batchesSent = 0;
   #stop: Stop | undefined;
   #stoppedAtLine: number | undefined;
+  /** `send: changed`: the counts show `unchanged` and `removed`. */
+  readonly #changes: boolean;
+  #removed = 0;
 
   /**
    * @param o.maxErrors how many row errors the summary lists (`output.max_errors`)
    * @param o.now the clock that stamps batch times
+   * @param o.changes the run sends only changed rows (`send: changed`)
    */
-  constructor(o: { maxErrors: number; now: () => number }) {
+  constructor(o: { maxErrors: number; now: () => number; changes?: boolean }) {
     this.#cap = o.maxErrors;
     this.#now = o.now;
+    this.#changes = o.changes ?? false;
   }
 
   // ---- rows ----
@@ -116,6 +130,16 @@ export class RunLedger {
   rowStaged(): void {
     this.#rows.unsent++;
     this.#staged++;
+  }
+
+  /** A source row was read and mapped, and is not sent: the API confirmed these values before. */
+  rowUnchanged(): void {
+    this.#rows.unchanged++;
+  }
+
+  /** Keys confirmed in earlier runs that this run's source does not have (never deleted). */
+  keysRemoved(n: number): void {
+    this.#removed = n;
   }
 
   /** The run stopped before reading the source line `line`. */
@@ -352,8 +376,9 @@ export class RunLedger {
     const r = this.#rows;
     const sent = SENT.reduce((n, b) => n + r[b], 0);
     return {
-      read: r.rejected + sent + r.unsent,
+      read: r.rejected + r.unchanged + sent + r.unsent,
       rejected: r.rejected,
+      ...(this.#changes || r.unchanged > 0 ? { unchanged: r.unchanged } : {}),
       sent,
       succeeded: r.succeeded,
       failed: r.failed,
@@ -361,6 +386,7 @@ export class RunLedger {
       pending: r.pending,
       unknown: r.unknown,
       unsent: r.unsent,
+      ...(this.#changes || this.#removed > 0 ? { removed: this.#removed } : {}),
     };
   }
 

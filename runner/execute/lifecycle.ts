@@ -18,6 +18,7 @@ import type {
   TargetContext,
 } from "../targets/mod.ts";
 import { type InFlight, isResend, type RejectsSink, resendBatch } from "./batcher.ts";
+import type { ChangeTracker } from "./changes.ts";
 import type { RunLedger } from "./ledger.ts";
 import { type PollPolicy, PollSchedule } from "./schedule.ts";
 
@@ -39,6 +40,8 @@ export interface LifecycleDeps {
    * left them (without it, those rows stay unsent).
    */
   followUp?: (f: InFlight) => Promise<void>;
+  /** `send: changed`: told each batch's results, to confirm what the API confirmed. */
+  changes?: ChangeTracker;
 }
 
 /** How a batch an earlier run got to the API starts in this run. */
@@ -143,7 +146,7 @@ function unprocessedFailed(outcome: BatchOutcome): BatchOutcome {
 export function settle(
   f: InFlight,
   outcome: BatchOutcome,
-  d: Pick<LifecycleDeps, "ledger" | "rejects">,
+  d: Pick<LifecycleDeps, "ledger" | "rejects" | "changes">,
   o: { executionId?: string; at?: string; message?: string },
 ): InFlight | undefined {
   const left = outcome.unprocessed ?? [];
@@ -152,6 +155,7 @@ export function settle(
     ...o,
     ...(next ? { resend: next.batch } : {}),
   });
+  d.changes?.settled(f.batch, outcome, next?.batch);
   if (d.rejects) {
     for (const r of failed) {
       d.rejects.write(r.row === undefined ? {} : f.records[r.row]!, r.line, r.message);

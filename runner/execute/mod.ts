@@ -24,6 +24,7 @@ import {
   type SourceOptions,
 } from "../sources/mod.ts";
 import { Batcher, type InFlight } from "./batcher.ts";
+import { type ChangeTracker, finishChanges } from "./changes.ts";
 import { RunLedger } from "./ledger.ts";
 import { type LifecycleDeps, type Resumed, runBatch } from "./lifecycle.ts";
 import { Pool } from "./pool.ts";
@@ -56,6 +57,8 @@ export interface ExecuteDeps {
   openSource?: (options: SourceOptions) => Source;
   /** The run journal, and what an unfinished earlier run left per batch (for a resume). */
   journal?: { writer: JournalWriter; prior: Map<number, PriorBatch> };
+  /** `send: changed`: the pipeline's state, deciding which rows are sent (the caller closes it). */
+  changes?: ChangeTracker;
 }
 
 /** One run's wiring, shared by the steps below. */
@@ -79,7 +82,11 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   const now = deps.now ?? Date.now;
   const started = now();
-  const ledger = new RunLedger({ maxErrors: plan.output.maxErrors, now });
+  const ledger = new RunLedger({
+    maxErrors: plan.output.maxErrors,
+    now,
+    changes: deps.changes !== undefined,
+  });
   // The journal and the rejects file hide secrets too, the run-time ones (tokens) included.
   const journal = (e: JournalEvent) =>
     deps.journal?.writer.record(redactDeep(e, plan.secrets) as JournalEvent);
@@ -113,20 +120,27 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
       polling: plan.polling,
       ...(rejects ? { rejects } : {}),
       followUp: (f) => followUp(run, f),
+      ...(deps.changes ? { changes: deps.changes } : {}),
     },
   };
 
-  await readAll(run, source, new Batcher(plan, plan.target.batchSize, ledger, rejects), rejects);
+  const batcher = new Batcher(plan, plan.target.batchSize, ledger, rejects, deps.changes);
+  await readAll(run, source, batcher, rejects);
   run.progress("waiting", true);
   await pool.drain();
   rejects?.close();
   run.progress("done", true);
+  const removed = deps.changes
+    ? await finishChanges(deps.changes, ledger, plan.output.rejects, deps.log)
+    : undefined;
 
   ledger.finish(rejects);
   const v = verdict(ledger.facts(), plan.maxErrorRate);
   const finished = now();
   journal({ event: "end", status: v.status, exit_code: v.exit, at: iso(finished) });
-  return summaryOf(run, v, { started, finished, rejects: rejects?.path });
+  const summary = summaryOf(run, v, { started, finished, rejects: rejects?.path });
+  if (removed) summary.outputs.removed = removed;
+  return summary;
 }
 
 /**

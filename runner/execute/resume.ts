@@ -63,7 +63,7 @@ export function resumeAction(
 export function replay(
   f: InFlight,
   prior: Extract<PriorBatch, { state: "done" }>,
-  d: Pick<LifecycleDeps, "ledger" | "rejects">,
+  d: Pick<LifecycleDeps, "ledger" | "rejects" | "changes">,
 ): InFlight | undefined {
   const { event: _e, batch: _b, at, ...outcome } = prior.event;
   return settle(f, outcome, d, {

@@ -55,6 +55,17 @@ export interface StateStoreOptions {
    * confirmed is `unchanged`, whatever its values, and only other keys are sent.
    */
   insertOnly?: boolean;
+  /**
+   * Decide as the snapshot alone says, not the log committed since: a resumed run then makes
+   * the same decisions (and so forms the same batches) as the run it resumes, whose own
+   * confirmations are in the log. Confirmations still apply to the whole state.
+   */
+  decideFromSnapshot?: boolean;
+  /**
+   * Only look (`plan`): no lock, nothing written; a missing state or one of another identity
+   * is an empty table. `commit()` and `compact()` throw.
+   */
+  readOnly?: boolean;
 }
 
 /** An opened store, and whether it starts empty and why. */
@@ -104,9 +115,11 @@ export function openStateStore(
   identityHash: string,
   opts: StateStoreOptions = {},
 ): OpenedStateStore {
-  Deno.mkdirSync(dir, { recursive: true });
   const paths = statePaths(dir, pipelineName);
-  const lock = acquireLock(paths.lock, pipelineName);
+  if (!opts.readOnly) Deno.mkdirSync(dir, { recursive: true });
+  const lock: Lock = opts.readOnly
+    ? { previous: undefined, release() {} }
+    : acquireLock(paths.lock, pipelineName);
   try {
     const store = new StateStore(paths, pipelineName, identityHash, opts, lock);
     const opened: OpenedStateStore = { store, fresh: store.fresh !== undefined };
@@ -119,6 +132,18 @@ export function openStateStore(
   }
 }
 
+/**
+ * Whether a pipeline's state exists for this identity, without opening it (nothing is written):
+ * `plan` uses it so that looking never starts a state afresh.
+ *
+ * @throws {RunnerError} `usage` when the state file is not a readable state
+ */
+export function stateMatches(dir: string, pipelineName: string, identityHash: string): boolean {
+  const prior = readSnapshot(statePaths(dir, pipelineName).state);
+  return prior !== undefined && prior.meta.identity === identityHash &&
+    prior.meta.pipeline === pipelineName;
+}
+
 /** One pipeline's confirmed row hashes; get one from `openStateStore`. */
 export class StateStore {
   /** Why this store started empty, or undefined when it continues an earlier state. */
@@ -128,11 +153,15 @@ export class StateStore {
   #meta: SnapshotMeta;
   #insertOnly: boolean;
   #lock: Lock | undefined;
-  #log: Deno.FsFile;
+  /** The open log; undefined when read-only. */
+  #log: Deno.FsFile | undefined;
+  readonly #readOnly: boolean;
   #logBytes: number;
   #snapshotBytes: number;
   /** Entries changed since the last commit (repeats are harmless: a frame holds final values). */
   #pending: number[] = [];
+  /** With `decideFromSnapshot`: an entry's hash and flags before the log changed it (0: absent). */
+  #before: Map<number, { hash: number; flags: number }> | undefined;
 
   /** Use `openStateStore`, which takes the lock first. */
   constructor(
@@ -144,6 +173,8 @@ export class StateStore {
   ) {
     this.paths = paths;
     this.#insertOnly = opts.insertOnly ?? false;
+    this.#readOnly = opts.readOnly ?? false;
+    if (opts.decideFromSnapshot) this.#before = new Map();
     const prior = readSnapshot(paths.state);
     const reason = !prior
       ? NO_STATE
@@ -160,7 +191,7 @@ export class StateStore {
     if (reason !== undefined || !prior) {
       this.#table = new Table();
       this.#meta.generation++;
-      this.#snapshotBytes = this.#writeSnapshot();
+      this.#snapshotBytes = this.#readOnly ? 0 : this.#writeSnapshot();
     } else {
       this.#table = new Table(prior.columns);
       this.#snapshotBytes = prior.size;
@@ -177,16 +208,25 @@ export class StateStore {
     return this.#table.count;
   }
 
+  /** Whether confirmations were committed since the snapshot (`compact()` folds them in). */
+  get hasLog(): boolean {
+    return this.#logBytes > LOG_HEADER;
+  }
+
   /** Decides whether a row with this key and `rowHash` must be sent; marks the key seen. */
   decide(key: string, hash: number): Decision {
     const t = this.#table;
     const e = t.findNext(key, keyHash(key));
     if (e < 0) return "new";
-    const f = t.flags[e]!;
-    t.flags[e] = f | SEEN;
+    const now = t.flags[e]!;
+    t.flags[e] = now | SEEN;
+    const was = this.#before?.get(e);
+    if (was && was.flags === 0) return "new";
+    const f = was ? was.flags : now;
+    const stored = was ? was.hash : t.hashes[e];
     if (this.#insertOnly) return f & EVER ? "unchanged" : "retry";
     if (!(f & CONFIRMED)) return "retry";
-    return t.hashes[e] === hash ? "unchanged" : "changed";
+    return stored === hash ? "unchanged" : "changed";
   }
 
   /** Marks a key as present in this run without deciding (a row rejected before sending). */
@@ -235,14 +275,15 @@ export class StateStore {
   /** Makes every confirm/unconfirmed since the last commit durable (one fsynced log frame). */
   commit(): void {
     if (this.#pending.length === 0) return;
+    const log = this.#writable();
     const frame = encodeFrame(this.#table, this.#pending, CONFIRMED | EVER);
     try {
-      writeAll(this.#log, frame);
-      this.#log.syncDataSync();
+      writeAll(log, frame);
+      log.syncDataSync();
     } catch (e) {
       // Cut a partly written frame so that later commits are not appended after garbage.
-      this.#log.truncateSync(this.#logBytes);
-      this.#log.seekSync(this.#logBytes, Deno.SeekMode.Start);
+      log.truncateSync(this.#logBytes);
+      log.seekSync(this.#logBytes, Deno.SeekMode.Start);
       throw e;
     }
     this.#logBytes += frame.length;
@@ -253,13 +294,14 @@ export class StateStore {
    * Commits, folds the log into a new snapshot when it has grown (a quarter of the snapshot),
    * and releases the lock. Keys never confirmed and absent from this run are dropped then.
    */
-  close(): void {
+  close(o: { compact?: boolean } = {}): void {
     if (!this.#lock) return;
     try {
       this.commit();
-      if (this.#logBytes > LOG_HEADER && this.#logBytes * 4 > this.#snapshotBytes) this.compact();
+      const big = this.#logBytes > LOG_HEADER && this.#logBytes * 4 > this.#snapshotBytes;
+      if (big && (o.compact ?? true) && !this.#readOnly) this.compact();
     } finally {
-      this.#log.close();
+      this.#log?.close();
       this.#lock.release();
       this.#lock = undefined;
     }
@@ -268,12 +310,18 @@ export class StateStore {
   /** Writes a new snapshot with everything committed, then an empty log for it. */
   compact(): void {
     this.commit();
+    const log = this.#writable();
     this.#meta.generation++;
     this.#snapshotBytes = this.#writeSnapshot();
-    this.#log.close();
+    log.close();
     const { file, bytes } = this.#openLog(true);
     this.#log = file;
     this.#logBytes = bytes;
+  }
+
+  #writable(): Deno.FsFile {
+    if (!this.#log) throw new RunnerError("internal", "A read-only state cannot be written");
+    return this.#log;
   }
 
   #writeSnapshot(): number {
@@ -283,25 +331,30 @@ export class StateStore {
   }
 
   /** Opens the log for appending: replays its whole frames, or starts it for this generation. */
-  #openLog(reset: boolean): { file: Deno.FsFile; bytes: number } {
+  #openLog(reset: boolean): { file: Deno.FsFile | undefined; bytes: number } {
     const path = this.paths.changes;
     const data = reset ? undefined : readFileIfAny(path);
     const { records, valid } = data
       ? decodeLog(data, this.#meta.generation)
       : { records: [], valid: 0 };
-    if (valid === 0) writeFileAtomic(path, logHeader(this.#meta.generation));
+    if (valid === 0 && !this.#readOnly) writeFileAtomic(path, logHeader(this.#meta.generation));
     const t = this.#table;
+    const before = this.#before;
     for (const r of records) {
       const kh = keyHash(r.key);
       const e = t.find(r.key, kh);
-      if (e < 0) t.add(r.key, kh, r.hash, r.flags);
-      else {
+      if (e < 0) {
+        const added = t.add(r.key, kh, r.hash, r.flags);
+        before?.set(added, { hash: 0, flags: 0 });
+      } else {
+        if (before && !before.has(e)) before.set(e, { hash: t.hashes[e]!, flags: t.flags[e]! });
         t.hashes[e] = r.hash;
         t.flags[e] = r.flags;
       }
     }
-    const file = Deno.openSync(path, { read: true, write: true });
     const bytes = valid === 0 ? LOG_HEADER : valid;
+    if (this.#readOnly) return { file: undefined, bytes };
+    const file = Deno.openSync(path, { read: true, write: true });
     if (data && valid > 0 && valid < data.length) file.truncateSync(valid);
     file.seekSync(bytes, Deno.SeekMode.Start);
     return { file, bytes };

@@ -238,3 +238,49 @@ Deno.test("many keys, non-ASCII keys and keys added after a reopen are all found
     });
   });
 });
+
+Deno.test("decideFromSnapshot decides as the snapshot says, ignoring confirmations logged since", () => {
+  withDir((dir) => {
+    session(dir, ({ store }) => {
+      store.confirm("a", 1);
+      store.confirm("b", 2);
+      store.compact();
+    });
+    session(dir, ({ store }) => {
+      store.confirm("a", 10); // a changed and was confirmed
+      store.confirm("c", 3); // c was new and was confirmed
+      store.commit();
+      store.compact = () => {}; // killed: the log stays as it is
+    });
+    const o = openStateStore(dir, "p", "id-1", { decideFromSnapshot: true });
+    try {
+      assert.equal(o.store.decide("a", 10), "changed", "as before the logged confirmation");
+      assert.equal(o.store.decide("b", 2), "unchanged");
+      assert.equal(o.store.decide("c", 3), "new");
+    } finally {
+      o.store.close({ compact: false });
+    }
+    session(dir, ({ store }) => {
+      assert.equal(store.decide("a", 10), "unchanged", "the log still applies to later runs");
+      assert.equal(store.decide("c", 3), "unchanged");
+    });
+  });
+});
+
+Deno.test("a read-only store decides without a lock and writes nothing", () => {
+  withDir((dir) => {
+    session(dir, ({ store }) => store.confirm("a", 1));
+    const before = Deno.readFileSync(statePaths(dir, "p").state);
+    const held = openStateStore(dir, "p", "id-1");
+    try {
+      const ro = openStateStore(dir, "p", "id-1", { readOnly: true }).store;
+      assert.equal(ro.decide("a", 1), "unchanged");
+      assert.equal(ro.decide("z", 1), "new");
+      assert.throws(() => ro.compact(), /read-only/);
+      ro.close();
+    } finally {
+      held.store.close({ compact: false });
+    }
+    assert.deepEqual(Deno.readFileSync(statePaths(dir, "p").state), before);
+  });
+});
