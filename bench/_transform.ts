@@ -4,7 +4,7 @@
  * (`JSON.stringify(batch.rows)`) and throws the text away. Everything else (reading, mapping,
  * checking, batching, accounting, the summary) is the real code.
  *
- * Usage: `deno run -A bench/_transform.ts <pipeline.yaml> [--dump N]`
+ * Usage: `deno run -A bench/_transform.ts <pipeline.yaml> [--dump N] [--stringify]`
  *
  * Prints one JSON line: rows read and sent, bytes serialised, in-process wall and CPU time, peak
  * RSS (`VmHWM`). With `--dump N`, prints the first N rows sent as a JSON array instead (for the
@@ -17,6 +17,7 @@ import { loadPipeline } from "../runner/config/mod.ts";
 import { execute } from "../runner/execute/mod.ts";
 import { PIPELINE_SCHEMA } from "../runner/registry.ts";
 import type { Batch, BatchResults, StatusResult, Target } from "../runner/targets/mod.ts";
+import { jsonArrayChunks } from "../runner/targets/_wire.ts";
 
 /** user + system CPU of this process in ms, from `/proc/self/stat` (clock ticks of 10 ms). */
 export function cpuMs(pid: number | "self" = "self"): number {
@@ -33,8 +34,11 @@ export function peakRssMiB(pid: number | "self" = "self"): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/** A target that serialises each batch like `workspan.ts` `submit()` and discards it. */
-function discardTarget(batchSize: number, keep: number, kept: unknown[]) {
+/**
+ * A target that serialises each batch like the WorkSpan target's `submit()` (`JSON.stringify` per
+ * chunk of rows; `JSON.stringify` of the whole batch with `stringify`) and discards it.
+ */
+function discardTarget(batchSize: number, keep: number, kept: unknown[], stringify: boolean) {
   let bytes = 0;
   const target: Target = {
     api: "discard",
@@ -44,8 +48,15 @@ function discardTarget(batchSize: number, keep: number, kept: unknown[]) {
     limits: {},
     requests: () => [],
     submit(batch: Batch) {
-      const body = JSON.stringify(batch.rows);
-      bytes += body.length;
+      let body = "";
+      if (stringify) body = JSON.stringify(batch.rows);
+      else {
+        for (const chunk of jsonArrayChunks(batch.rows)) {
+          bytes += chunk.length;
+          if (kept.length < keep) body += chunk;
+        }
+      }
+      bytes += stringify ? body.length : 0;
       if (kept.length < keep) kept.push(...JSON.parse(body).slice(0, keep - kept.length));
       return Promise.resolve({ id: String(batch.index) });
     },
@@ -72,7 +83,7 @@ async function main(args: string[]): Promise<void> {
   const cpu0 = cpuMs();
   const plan = await compile(await loadPipeline(file, { schema: PIPELINE_SCHEMA }));
   const kept: unknown[] = [];
-  const sink = discardTarget(plan.target.batchSize, dump, kept);
+  const sink = discardTarget(plan.target.batchSize, dump, kept, args.includes("--stringify"));
   plan.target = sink.target;
   // The first status check answers "done": wait no longer than a timer tick for it.
   plan.polling = { ...plan.polling, interval: 0, backoff: 1, max_interval: 0 };

@@ -4,7 +4,7 @@
  * same run. See `bench/README.md` for what each case measures and `docs/performance.md` for
  * the latest results.
  *
- * Usage: `deno task bench [--quick] [--runs N] [--only transform,memory,e2e,startup]`
+ * Usage: `deno task bench [--quick] [--runs N] [--only transform,memory,e2e,startup,real]`
  *
  * - `--quick`: one run of each case on smaller data (100k rows for throughput, 100k and 500k for
  *   memory, 20k rows and a 100 ms processing time end to end), for trying the harness.
@@ -18,6 +18,7 @@
 import { parseArgs } from "node:util";
 import { type Generated, generateOpportunities, pipelineYaml } from "./_data.ts";
 import { type E2eResult, runE2e } from "./_e2e.ts";
+import { realCases, realReport } from "./_real.ts";
 import { commandOutput, hasCommand, measure, type Measured, median } from "./_measure.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -463,13 +464,13 @@ function main(args: string[]): Promise<void> {
     options: {
       quick: { type: "boolean", default: false },
       runs: { type: "string" },
-      only: { type: "string", default: "transform,memory,e2e,startup" },
+      only: { type: "string", default: "transform,memory,e2e,startup,real" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     console.log(
-      "Usage: deno task bench [--quick] [--runs N] [--only transform,memory,e2e,startup]",
+      "Usage: deno task bench [--quick] [--runs N] [--only transform,memory,e2e,startup,real]",
     );
     return Promise.resolve();
   }
@@ -665,6 +666,22 @@ async function bench(quick: boolean, runs: number, only: string): Promise<void> 
         met: r.noticeMs.max <= intervalMs,
       });
     }
+  }
+
+  if (cases.has("real")) {
+    const data = await dataset(sizes.transform);
+    const miller = p.miller
+      ? async () => checked(await measure(millerCommand(data.path)), "mlr")
+      : undefined;
+    const r = await realCases(
+      { source: data.path, rows: data.rows, dir: DATA, root: ROOT, runs },
+      miller,
+      log,
+    );
+    results.real = r;
+    const report = realReport(r, runs);
+    out.push(...report.lines);
+    targets.push(...report.targets);
   }
 
   if (cases.has("startup")) {

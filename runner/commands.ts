@@ -11,6 +11,7 @@ import { fieldTable, replaceFieldTable } from "./config/docs.ts";
 import { formatDiagnostic, PipelineError, RunnerError } from "./errors.ts";
 import { EXIT } from "./exit.ts";
 import { execute, type ExecuteDeps } from "./execute/mod.ts";
+import { openChanges, type OpenedChanges, planChanges } from "./execute/changes.ts";
 import { humanReport, oneLine } from "./report/human.ts";
 import { progressPrinter } from "./report/progress.ts";
 import {
@@ -29,7 +30,7 @@ import { acquireLock } from "./lock.ts";
 import { isAbsolute, resolve } from "node:path";
 import { openSource } from "./sources/mod.ts";
 import { TARGETS } from "./registry.ts";
-import { createFetchOnce } from "./targets/_http.ts";
+import { createFetchOnce } from "./targets/mod.ts";
 import type { RequestInfo, TargetDefinition } from "./targets/mod.ts";
 import {
   finishedRunsOf,
@@ -130,6 +131,8 @@ export interface RunOptions {
   force?: boolean;
   /** Folder of the run journals (default `.state`). */
   stateDir?: string;
+  /** `send: changed`: send every row once, whatever the state says, and refresh the state. */
+  full?: boolean;
   /** The targets a pipeline may name (default: the built-in registry). */
   targets?: readonly TargetDefinition[];
 }
@@ -206,7 +209,8 @@ export async function openJournal(
     writer.record({ event: "resume", at: new Date().toISOString() });
     return { writer, prior: view.batches };
   }
-  if (!options.force && plan.target.duplicatesOnResend) {
+  // With send: changed the state, not the file, says what was inserted: never twice per key.
+  if (!options.force && plan.target.duplicatesOnResend && plan.send !== "changed") {
     const done = finishedRunsOf(events, sourceHash, planHash);
     if (done.length > 0) {
       throw new RunnerError(
@@ -249,6 +253,19 @@ function readOrSetAside(path: string, fresh: boolean, log: (line: string) => voi
   }
 }
 
+/**
+ * Opens the state of a `send: changed` pipeline before its journal, so a second concurrent run
+ * is refused before it touches anything; a run that will resume its journal decides as the run
+ * it resumes did.
+ */
+function openChangesFor(plan: Plan, options: RunOptions, log: (l: string) => void): OpenedChanges {
+  const stateDir = options.stateDir ?? ".state";
+  const path = journalPath(stateDir, plan.name);
+  const view = viewJournal(readOrSetAside(path, options.fresh ?? false, log));
+  const resume = !options.fresh && view.run !== undefined && isResumable(view);
+  return openChanges(plan, { stateDir, full: options.full ?? false, resume, log });
+}
+
 /** Runs one pipeline file end to end; returns its summary, or throws before anything was sent. */
 export async function runOne(
   file: string,
@@ -269,8 +286,19 @@ export async function runOne(
   // One run of a pipeline at a time: a second would upload every row again.
   const lock = acquireLock(stateDir, plan.name, `bulkrun run ${file}`, (l) => io.err(l));
   try {
-    const journal = await openJournal(plan, options, (l) => io.err(l));
-    const summary = await executeOnce(plan, io, options, say, journal, deps);
+    const changes = plan.send === "changed" ? openChangesFor(plan, options, say) : undefined;
+    let summary: Summary;
+    try {
+      const journal = await openJournal(plan, options, (l) => io.err(l));
+      summary = await executeOnce(plan, io, options, say, journal, {
+        ...(changes ? { changes: changes.tracker } : {}),
+        ...deps,
+      });
+    } catch (err) {
+      changes?.close(false);
+      throw err;
+    }
+    changes?.close(summary.status === "succeeded" || summary.status === "completed_with_errors");
     if (summary.counts.read === 0 && summary.status === "succeeded" && !summary.reason) {
       // Succeeded, but say so: an export that came out empty should not pass unnoticed.
       summary.reason = `Nothing to load: "${plan.source.path}" has no rows`;
@@ -427,6 +455,7 @@ export async function planCommand(
   io: Io,
   previewRows: number,
   targets: readonly TargetDefinition[] = TARGETS,
+  stateDir = ".state",
 ): Promise<number> {
   const plan = await loadPlan(file, io, targets);
   const out = (l: string) => io.out(redact(l, plan.secrets));
@@ -485,6 +514,7 @@ export async function planCommand(
       requestCount(requests, batches)
     } requests, plus one status check per poll (the first ${p.interval} ms after each upload)`,
   );
+  if (plan.send === "changed") out(await planChanges(plan, stateDir));
   if (rejects.length > 0) {
     out(
       `rows that would be rejected${

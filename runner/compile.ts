@@ -6,7 +6,7 @@
  */
 import { identityOf, type LoadedPipeline, type Pipeline, secretValues } from "./config/mod.ts";
 import { type Diagnostic, PipelineError, RunnerError } from "./errors.ts";
-import { closest, hint } from "./config/_suggest.ts";
+import { closest, hint } from "./util/suggest.ts";
 import { checkMapping, compileMapper, type MappingSpec, type RowMapper } from "./mapping/mod.ts";
 import { TARGETS } from "./registry.ts";
 import { formatFromPath, type SourceOptions } from "./sources/mod.ts";
@@ -34,6 +34,8 @@ export interface Plan {
   retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
   /** Whether uploads of unknown fate may be sent again (`target.resend_uncertain`). */
   resendUncertain: boolean;
+  /** `send`: every row, or only rows that changed since the API last confirmed them. */
+  send: "all" | "changed";
   /**
    * What decides how rows are batched and where they go (not credentials or timing), so a
    * resumed run can tell whether its journal still applies.
@@ -228,7 +230,10 @@ export async function compile(
       maxDelayMs: t.retries.max_delay,
     },
     resendUncertain: t.resend_uncertain,
+    send: p.send,
     identity: {
+      // Only when set, so the identity (and a journal's plan hash) of other pipelines stays as is.
+      ...(p.send === "changed" ? { send: p.send } : {}),
       source: { format, delimiter: p.source.delimiter },
       key: p.key,
       mappings: p.mappings,

@@ -53,6 +53,9 @@ export const journalEventSchema = z.discriminatedUnion("event", [
     at,
   }),
   z.object({ event: z.literal("accepted"), batch: z.number(), submission, at }),
+  // A job exists for the batch (`ctx.checkpoint`), before its upload and close were confirmed:
+  // after a crash, the target's `recover` looks at the job instead of the batch being unknown.
+  z.object({ event: z.literal("created"), batch: z.number(), submission, at }),
   z.object({
     event: z.literal("done"),
     batch: z.number(),
@@ -62,6 +65,9 @@ export const journalEventSchema = z.discriminatedUnion("event", [
     counts,
     failures: z.array(failure),
     problems: z.array(z.string()),
+    // Rows (indexes in the batch) the API never processed: sent again, once, as the follow-up
+    // batch `resendIndex(batch)`, whose own events follow.
+    unprocessed: z.array(z.number()).optional(),
     polls: z.number(),
     at,
   }),
@@ -81,6 +87,8 @@ export type BatchOutcome = Omit<Extract<JournalEvent, { event: "done" }>, "event
 export type PriorBatch =
   | { state: "done"; event: Extract<JournalEvent, { event: "done" }>; submission?: Submission }
   | { state: "accepted"; submission: Submission }
+  /** A job was created; whether it was closed is not known (`message` says why, if known). */
+  | { state: "created"; submission: Submission; message?: string }
   | { state: "uncertain"; message: string };
 
 /** Hashes a file as it streams (memory stays flat for any size). */
@@ -193,6 +201,9 @@ export function viewJournal(events: JournalEvent[]): JournalView {
       case "accepted":
         view.batches.set(e.batch, { state: "accepted", submission: e.submission });
         break;
+      case "created":
+        view.batches.set(e.batch, { state: "created", submission: e.submission });
+        break;
       case "done": {
         const prev = view.batches.get(e.batch);
         view.batches.set(e.batch, {
@@ -202,9 +213,17 @@ export function viewJournal(events: JournalEvent[]): JournalView {
         });
         break;
       }
-      case "unknown":
-        view.batches.set(e.batch, { state: "uncertain", message: e.message });
+      case "unknown": {
+        // A created job stays recoverable: its state, not this message, tells what happened.
+        const prev = view.batches.get(e.batch);
+        view.batches.set(
+          e.batch,
+          prev?.state === "created"
+            ? { ...prev, message: e.message }
+            : { state: "uncertain", message: e.message },
+        );
         break;
+      }
       case "refused":
         // The API said no without processing anything: the batch may be sent again.
         view.batches.delete(e.batch);

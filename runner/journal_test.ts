@@ -239,3 +239,25 @@ Deno.test("hashJson() does not depend on key order; hashFile() on how the file i
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("viewJournal() keeps a created job recoverable, also after an upload of unknown fate", () => {
+  const job = { id: "750x", data: { id: "750x", line_ending: "LF" } };
+  const view = viewJournal([
+    run(1),
+    submit(0),
+    { event: "created", batch: 0, submission: job, at: AT },
+    submit(1),
+    { event: "created", batch: 1, submission: { id: "750y" }, at: AT },
+    { event: "unknown", batch: 1, message: "Connection reset on close", at: AT },
+    submit(2),
+    { event: "created", batch: 2, submission: { id: "750z" }, at: AT },
+    accepted(2),
+  ]);
+  assert.deepEqual(view.batches.get(0), { state: "created", submission: job });
+  assert.deepEqual(view.batches.get(1), {
+    state: "created",
+    submission: { id: "750y" },
+    message: "Connection reset on close",
+  });
+  assert.equal(view.batches.get(2)?.state, "accepted");
+});

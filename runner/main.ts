@@ -54,6 +54,7 @@ Options:
   --list           print the pipeline files a run would take (a JSON array with --json); send nothing
   --fresh          start over, ignoring an unfinished earlier run in the journal
   --force          load a file this insert pipeline already loaded
+  --full           send: changed pipelines: send every row once and refresh their state
   --state-dir DIR  folder of the run journals (default .state, or $BULKRUN_STATE_DIR)
   -h, --help       this text
 
@@ -74,8 +75,9 @@ Shows the compiled steps, a preview of mapped rows and the rows that would be re
 Sends nothing.
 
 Options:
-  --rows N    rows to preview (default 5)
-  -h, --help  this text
+  --rows N         rows to preview (default 5)
+  --state-dir DIR  where send: changed pipelines keep their state (default .state)
+  -h, --help       this text
 
 Exit codes: 0 planned, 2 invalid pipeline, unreadable source or bad command line.`,
   schema: `Usage: deno task schema [options]
@@ -125,6 +127,7 @@ async function main(args: string[]): Promise<number> {
         fresh: { type: "boolean", default: false },
         list: { type: "boolean", default: false },
         force: { type: "boolean", default: false },
+        full: { type: "boolean", default: false },
         "state-dir": { type: "string" },
         "allow-missing-env": { type: "boolean", default: false },
         quiet: { type: "boolean", default: false },
@@ -187,6 +190,7 @@ async function main(args: string[]): Promise<number> {
             quiet: v.quiet,
             fresh: v.fresh,
             force: v.force,
+            full: v.full,
             stateDir: v["state-dir"] ?? Deno.env.get("BULKRUN_STATE_DIR") ?? ".state",
           };
           if (!v["net-narrowed"] && shouldNarrow()) return await runNarrowed(rest, io, options);
@@ -206,7 +210,13 @@ async function main(args: string[]): Promise<number> {
           io.err(`error: --rows must be a whole number, not "${v.rows}"`);
           return EXIT.invalid;
         }
-        return await planCommand(rest[0]!, io, rows);
+        return await planCommand(
+          rest[0]!,
+          io,
+          rows,
+          undefined,
+          v["state-dir"] ?? Deno.env.get("BULKRUN_STATE_DIR") ?? ".state",
+        );
       }
       case "schema": {
         if (!v.out) {

@@ -20,6 +20,7 @@ export interface NarrowOptions {
   quiet: boolean;
   fresh: boolean;
   force: boolean;
+  full?: boolean;
   stateDir: string;
 }
 
@@ -82,6 +83,7 @@ export function childArgs(
     ...(o.quiet ? ["--quiet"] : []),
     ...(o.fresh ? ["--fresh"] : []),
     ...(o.force ? ["--force"] : []),
+    ...(o.full ? ["--full"] : []),
     `--state-dir=${o.stateDir}`,
     file,
   ];

@@ -28,6 +28,7 @@ export const DEMO_SANDBOX: SandboxOptions = {
     fields: { close_date: "date", amount: "number", stage: { oneOf: DEMO_STAGES } },
   },
   bigin: { processingMs: 1500 },
+  salesforce: { processingMs: 1500 },
 };
 
 /** What an example should end with. */
@@ -62,6 +63,15 @@ export const EXAMPLES: Expectation[] = [
     exit: 0,
     counts: { read: 40, rejected: 1, sent: 39, succeeded: 37, failed: 2 },
   },
+  {
+    // Opportunities into Salesforce through the API description (no Salesforce code): a date
+    // that does not exist and a row without its external id are caught locally; a stage not in
+    // the picklist and a name over 120 characters are refused by the job, joined back by key.
+    file: "examples/salesforce-opportunities.yaml",
+    status: "completed_with_errors",
+    exit: 0,
+    counts: { read: 40, rejected: 2, sent: 38, succeeded: 36, failed: 2 },
+  },
 ];
 
 /** The environment that points the example pipelines at the sandbox. */
@@ -74,6 +84,9 @@ export function demoEnv(sandbox: Sandbox): Record<string, string> {
     ZOHO_CLIENT_ID: "sandbox-client",
     ZOHO_CLIENT_SECRET: "sandbox-secret",
     ZOHO_REFRESH_TOKEN: "sandbox-refresh-token",
+    SALESFORCE_INSTANCE_URL: sandbox.url,
+    SALESFORCE_CLIENT_ID: "sandbox-sf-client",
+    SALESFORCE_CLIENT_SECRET: "sandbox-sf-secret",
   };
 }
 

@@ -26,6 +26,8 @@
  */
 import type { BiginJobFault, BiginJobInfo } from "./bigin.ts";
 import { discard, expiredAnswer, faultAnswer } from "./_fault_answers.ts";
+import { BODY_FAULT_KINDS, type BodyFault, bodyFaultAnswer, endStalls } from "./_fault_bodies.ts";
+import { FAULT_PARAMS, hint, isCount, NUMERIC, REQUIRED } from "./_fault_params.ts";
 import { endpointOf, FAULT_ENDPOINTS, type FaultEndpoint } from "./_fault_endpoints.ts";
 import type { SalesforceJobFault, SalesforceJobInfo } from "./salesforce.ts";
 import type { WorkspanExecutionFault, WorkspanExecutionInfo } from "./workspan.ts";
@@ -47,6 +49,7 @@ export const FAULT_KINDS = [
   "job_failed",
   "job_failed_partway",
   "result_missing_rows",
+  ...BODY_FAULT_KINDS,
 ] as const;
 
 /** A kind of fault; see {@linkcode Fault}. */
@@ -107,6 +110,7 @@ export type Fault =
     | { kind: "job_failed" }
     | { kind: "job_failed_partway"; processed?: number; message?: string }
     | { kind: "result_missing_rows"; rows: number }
+    | BodyFault
   );
 
 /** One fault that fired. JSON-safe. */
@@ -155,24 +159,7 @@ const EXECUTION_KINDS: Partial<Record<FaultKind, readonly FaultEndpoint[]>> = {
 };
 
 /** Parameters each kind takes; the first is the one `--fault` syntax gives by position. */
-const PARAMS: Record<FaultKind, readonly string[]> = {
-  latency: ["ms"],
-  status: ["status", "retryAfter", "body"],
-  status_after: ["status", "retryAfter", "body"],
-  too_many_requests: ["retryAfter"],
-  reset_before: [],
-  reset_after: [],
-  malformed_json: [],
-  token_expired: [],
-  stuck: [],
-  execution_failed: ["message"],
-  job_failed: [],
-  job_failed_partway: ["processed", "message"],
-  result_missing_rows: ["rows"],
-};
-
-const REQUIRED = new Set(["ms", "status", "rows"]);
-const NUMERIC = new Set(["ms", "status", "rows", "processed"]);
+const PARAMS: Record<FaultKind, readonly string[]> = FAULT_PARAMS;
 
 /**
  * Checks a fault and returns a copy of it.
@@ -218,17 +205,21 @@ export function checkFault(fault: Fault): Fault {
   for (const key of params) {
     const value = f[key];
     if (value === undefined) {
-      if (REQUIRED.has(key)) throw fail(`"${kind}" needs "${key}"`);
+      const optional = key === "status" && (kind === "redirect" || kind === "echo_token");
+      if (REQUIRED.has(key) && !optional) throw fail(`"${kind}" needs "${key}"`);
       continue;
     }
     if (key === "ms" && !(typeof value === "number" && Number.isFinite(value) && value >= 0)) {
       throw fail(`ms must be a number from 0, got ${String(value)}`);
     }
     // 200 is allowed too: Zoho refuses some uploads with HTTP 200 and `"status": "error"`.
+    const v = value as number;
+    if (kind === "redirect" && key === "status" && !(isCount(v, 300) && v <= 399)) {
+      throw fail(`status must be a whole number from 300 to 399, got ${String(value)}`);
+    }
     if (
-      key === "status" &&
-      !(isCount(value, 200) && (value as number) <= 599 && ((value as number) === 200 ||
-        (value as number) >= 400))
+      key === "status" && kind !== "redirect" &&
+      !(isCount(v, 200) && v <= 599 && (v === 200 || v >= 400))
     ) {
       throw fail(`status must be 200 or a whole number from 400 to 599, got ${String(value)}`);
     }
@@ -248,14 +239,6 @@ export function checkFault(fault: Fault): Fault {
   return { ...fault };
 }
 
-function isCount(value: unknown, min: number): boolean {
-  return typeof value === "number" && Number.isInteger(value) && value >= min;
-}
-
-function hint(params: readonly string[]): string {
-  return params.length > 0 ? `; it takes ${params.join(", ")}` : "; it takes no parameters";
-}
-
 /**
  * Reads a fault in `--fault` syntax: `endpoint:kind[:value][:key=value]...`.
  *
@@ -264,7 +247,7 @@ function hint(params: readonly string[]): string {
  * `execution_failed` the message, `result_missing_rows` the number of rows,
  * `job_failed_partway` the rows processed. `key=value` sets any parameter by name: `times` (a
  * number or `inf`), `after`, `ms`, `status`, `retryAfter`, `body`, `message`, `rows`,
- * `processed`. Values may hold `:` (an HTTP date does); only `:` followed by a known key
+ * `processed`, `bytes`, `location`; `redirect` and `download_elsewhere` take `location` first. Values may hold `:` (an HTTP date does); only `:` followed by a known key
  * and `=` starts a new part.
  *
  * @throws {InvalidFaultError} on bad syntax or a fault {@linkcode checkFault} refuses
@@ -415,6 +398,7 @@ export function createFaultInjector(faults: readonly Fault[] = []): FaultInjecto
     resolve: (done: boolean) => void;
   }>();
   let closed = false;
+  const stalls = new Set<ReadableStreamDefaultController<Uint8Array>>();
 
   function set(list: readonly Fault[]): void {
     const checked = list.map(checkFault);
@@ -549,6 +533,15 @@ export function createFaultInjector(faults: readonly Fault[] = []): FaultInjecto
           const cut = bytes.slice(0, Math.floor(bytes.length / 2));
           return done(new Response(cut, { status: real.status, headers }));
         }
+        case "body_cut":
+        case "body_html":
+        case "body_no_id":
+        case "body_stall":
+        case "body_oversized":
+        case "redirect":
+        case "echo_token":
+        case "download_elsewhere":
+          return done(await bodyFaultAnswer(chosen, endpoint, request, dispatch, { drop, stalls }));
         default:
           // Execution faults never fire on a request (pick skips them).
           return done(await dispatch(request));
@@ -590,6 +583,7 @@ export function createFaultInjector(faults: readonly Fault[] = []): FaultInjecto
     },
     close() {
       closed = true;
+      endStalls(stalls);
       for (const p of pending) {
         clearTimeout(p.timer);
         p.resolve(false);

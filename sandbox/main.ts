@@ -63,7 +63,9 @@ Options of serve:
                         sf.close sf.job sf.results
                       kinds: latency status status_after too_many_requests reset_before
                         reset_after malformed_json token_expired stuck execution_failed
-                        job_failed job_failed_partway result_missing_rows
+                        job_failed job_failed_partway result_missing_rows body_cut
+                        body_html body_no_id body_stall body_oversized redirect
+                        echo_token download_elsewhere
   --verbose           print one line per request
   -h, --help          show this help`;
 

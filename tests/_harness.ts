@@ -12,7 +12,11 @@ export type { Summary };
 /** The summary's accounting identities, which must hold for every run, whatever happened. */
 export function assertIdentities(s: Pick<Summary, "counts">): void {
   const c = s.counts;
-  assert.equal(c.read, c.rejected + c.sent + c.unsent, "read = rejected + sent + unsent");
+  assert.equal(
+    c.read,
+    c.rejected + (c.unchanged ?? 0) + c.sent + c.unsent,
+    "read = rejected + unchanged + sent + unsent",
+  );
   assert.equal(
     c.sent,
     c.succeeded + c.failed + c.skipped + c.pending + c.unknown,

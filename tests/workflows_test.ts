@@ -89,7 +89,12 @@ Deno.test("the pipelines workflow runs each pipeline with the journal kept and i
   // deno-lint-ignore no-explicit-any
   const wf = parse(text) as any;
   assert.match(wf.on.schedule[0].cron, /^\d+ \* \* \* \*$/);
-  assert.deepEqual(Object.keys(wf.on.workflow_dispatch.inputs), ["pipeline", "dry_run", "fresh"]);
+  assert.deepEqual(Object.keys(wf.on.workflow_dispatch.inputs), [
+    "pipeline",
+    "dry_run",
+    "fresh",
+    "full",
+  ]);
   assert.deepEqual(wf.permissions, { contents: "read" });
   const run = wf.jobs.run;
   assert.equal(run.strategy["fail-fast"], false);
@@ -110,6 +115,9 @@ Deno.test("the pipelines workflow runs each pipeline with the journal kept and i
   assert.equal(save.with.key, restore.with.key);
   assert.ok(restore.with.key.startsWith(restore.with["restore-keys"]));
   assert.match(save.if, /always\(\)/);
+  // The send: changed state lives in .state/ beside the journal, so the same cache keeps it.
+  assert.equal(restore.with.path, ".state");
+  assert.equal(save.with.path, ".state");
   // No `${{ }}` in any script: inputs and matrix values reach the shell through env only.
   for (const job of Object.values(wf.jobs) as { steps: { run?: string }[] }[]) {
     for (const step of job.steps) if (step.run) assert.doesNotMatch(step.run, /\$\{\{/);

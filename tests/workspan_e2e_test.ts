@@ -298,15 +298,20 @@ Deno.test("validate and plan send nothing and describe the pipeline", async () =
     ZOHO_CLIENT_ID: "x",
     ZOHO_CLIENT_SECRET: "x",
     ZOHO_REFRESH_TOKEN: "x",
+    SALESFORCE_INSTANCE_URL: "https://example.my.salesforce.com",
+    SALESFORCE_CLIENT_ID: "x",
+    SALESFORCE_CLIENT_SECRET: "x",
   });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /workspan-opportunities\.yaml: ok/);
   assert.match(r.stdout, /bigin-deals\.yaml: ok/);
+  assert.match(r.stdout, /salesforce-opportunities\.yaml: ok/);
   const ci = await runCli(["validate", "--allow-missing-env", `${ROOT}/examples/`], {});
   assert.equal(ci.code, 0, ci.stderr);
   const list = await runCli(["run", "--list", "--json", `${ROOT}/examples`], {});
   assert.deepEqual(JSON.parse(list.stdout), [
     `${ROOT}/examples/bigin-deals.yaml`,
+    `${ROOT}/examples/salesforce-opportunities.yaml`,
     `${ROOT}/examples/workspan-opportunities-export.yaml`,
     `${ROOT}/examples/workspan-opportunities.yaml`,
   ]);

@@ -59,8 +59,13 @@ export function interpolate(
       return value;
     }
     if (m[2] === "-") return m[3]!;
-    // `validate --allow-missing-env` (CI without secrets) checks everything else.
-    if (placeholders) return `unset-${name}`;
+    // `validate --allow-missing-env` (CI without secrets) checks everything else. A *_URL
+    // stands in as a URL nobody can reach, so the URL check passes and nothing leaks.
+    if (placeholders) {
+      return /_URL$/.test(name)
+        ? `https://unset-${name.toLowerCase().replaceAll("_", "-")}.invalid`
+        : `unset-${name}`;
+    }
     problems.push({
       code: "missing_env",
       message: m[2] === "?"

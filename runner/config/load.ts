@@ -9,7 +9,7 @@ import type { Document, Node as YamlNode } from "yaml";
 import type { z } from "zod";
 import { type Diagnostic, PipelineError, RunnerError } from "../errors.ts";
 import { interpolate } from "./_interpolate.ts";
-import { hint } from "./_suggest.ts";
+import { hint } from "../util/suggest.ts";
 import { isSecretPath, type MarkedField, markedFields } from "./markers.ts";
 import type { Pipeline, PipelineSchema } from "./schema.ts";
 

@@ -4,7 +4,7 @@ import { PIPELINE_SCHEMA } from "../registry.ts";
 import { interpolate } from "./_interpolate.ts";
 import { parseDuration } from "./fields.ts";
 import { PipelineError } from "../errors.ts";
-import { closest } from "./_suggest.ts";
+import { closest } from "../util/suggest.ts";
 
 const parsePipeline = (file: string, text: string, env: (n: string) => string | undefined) =>
   parseWith(file, text, env, PIPELINE_SCHEMA);
@@ -184,7 +184,9 @@ Deno.test("parsePipeline() refuses keys that differ in YAML but collide as names
 
 Deno.test("parsePipeline() quotes a long value in a message only in part", () => {
   const d = problems(GOOD.replace("api: workspan", `api: ${"w".repeat(100_000)}`));
-  assert.ok(d[0]!.message.length < 200, d[0]!.message.slice(0, 300));
+  // The list of registered targets after the quote grows with the registry; the quote must not.
+  const quoted = d[0]!.message.split(": expected one of")[0]!;
+  assert.ok(quoted.length < 200, d[0]!.message.slice(0, 300));
   assert.match(d[0]!.message, /^target\.api: Unknown value "w+…" \(100000 characters\)/);
 });
 

@@ -75,6 +75,10 @@ function pipelineShape(targetSchema: z.ZodType<TargetSection, unknown>) {
       source: sourceSchema.meta({ description: "The file to read" }),
       target: targetSchema.meta({ description: "The API to load into, told apart by `api`" }),
       key: z.string().min(1).meta({ description: "Target field that identifies a row" }),
+      send: z.enum(["all", "changed"]).default("all").meta({
+        description:
+          "all: every row; changed: only rows whose mapped values differ from what the API last confirmed for their key (needs key; see docs/change-only-sync.md)",
+      }),
       mappings: z.record(z.string().min(1), mapping).meta({
         description: "Target field -> where its value comes from",
       }),

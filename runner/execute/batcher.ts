@@ -8,6 +8,7 @@ import type { Plan } from "../compile.ts";
 import type { RejectsWriter } from "../report/rejects.ts";
 import type { SourceRecord } from "../sources/mod.ts";
 import type { Batch } from "../targets/mod.ts";
+import type { ChangeTracker } from "./changes.ts";
 import type { RunLedger } from "./ledger.ts";
 
 /** A batch with the source records its rows came from (kept only for the rejects file). */
@@ -28,18 +29,27 @@ export class Batcher {
   readonly #size: number;
   readonly #ledger: RunLedger;
   readonly #rejects: RejectsSink | undefined;
+  readonly #changes: ChangeTracker | undefined;
   #next = 0;
   #cur: InFlight;
 
   /**
    * @param size rows per batch (the target's batch size)
    * @param rejects where rejected rows go; without it no source record is kept
+   * @param changes `send: changed`: decides which mapped rows are sent
    */
-  constructor(plan: BatcherPlan, size: number, ledger: RunLedger, rejects?: RejectsSink) {
+  constructor(
+    plan: BatcherPlan,
+    size: number,
+    ledger: RunLedger,
+    rejects?: RejectsSink,
+    changes?: ChangeTracker,
+  ) {
     this.#plan = plan;
     this.#size = size;
     this.#ledger = ledger;
     this.#rejects = rejects;
+    this.#changes = changes;
     this.#cur = this.#fresh();
   }
 
@@ -50,6 +60,7 @@ export class Batcher {
         { source_line: rec.line, code: "invalid_row", message: rec.error, stage: "local" },
       ]);
       this.#rejects?.write(rec.values, rec.line, rec.error);
+      this.#changes?.rejected(this.#plan.keyOf(rec.values));
       return undefined;
     }
     const r = this.#plan.mapper.map(rec.values);
@@ -64,6 +75,11 @@ export class Batcher {
         stage: "local" as const,
       })));
       this.#rejects?.write(rec.values, rec.line, r.errors.map((e) => e.message).join("; "));
+      this.#changes?.rejected(key);
+      return undefined;
+    }
+    if (this.#changes && !this.#changes.admit(this.#cur.batch.index, r.row)) {
+      this.#ledger.rowUnchanged();
       return undefined;
     }
     this.#ledger.rowStaged();
@@ -88,4 +104,38 @@ export class Batcher {
       records: [],
     };
   }
+}
+
+/**
+ * Follow-up batches (rows an API left unprocessed, sent again) are numbered from here, apart
+ * from the source's batches, so a resumed run numbers both the same way whatever the timing.
+ */
+export const RESEND_BASE = 1_000_000_000;
+
+/** The index of the follow-up batch of batch `index`. */
+export function resendIndex(index: number): number {
+  return RESEND_BASE + index;
+}
+
+/** Whether a batch is a follow-up batch (whose unprocessed rows are not sent a third time). */
+export function isResend(batch: Pick<Batch, "index">): boolean {
+  return batch.index >= RESEND_BASE;
+}
+
+/**
+ * The follow-up batch of the rows `rows` (indexes in `f`) an API never processed: the same
+ * fields and key, the rows in their order, each with its source line and record.
+ */
+export function resendBatch(f: InFlight, rows: readonly number[]): InFlight {
+  const b = f.batch;
+  return {
+    batch: {
+      index: resendIndex(b.index),
+      fields: b.fields,
+      key: b.key,
+      rows: rows.map((i) => b.rows[i]!),
+      lines: rows.map((i) => b.lines[i]!),
+    },
+    records: f.records.length > 0 ? rows.map((i) => f.records[i]!) : [],
+  };
 }

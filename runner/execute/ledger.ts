@@ -2,9 +2,9 @@
  * The run ledger: the one owner of a run's counts, batch states, row errors, problems and hints.
  * The other parts of the executor report events to it and never count for themselves.
  *
- * Every row read sits in exactly one bucket (rejected, unsent, pending, unknown, succeeded,
- * failed, skipped), and every event moves rows from one bucket to another. `read` and `sent` are
- * sums of buckets, so `read = rejected + sent + unsent` and
+ * Every row read sits in exactly one bucket (rejected, unchanged, unsent, pending, unknown,
+ * succeeded, failed, skipped), and every event moves rows from one bucket to another. `read` and
+ * `sent` are sums of buckets, so `read = rejected + unchanged + sent + unsent` and
  * `sent = succeeded + failed + skipped + pending + unknown` hold by construction, whatever the
  * API answers.
  *
@@ -42,7 +42,15 @@ export interface LedgerFacts {
   overcounted: number;
 }
 
-type Bucket = "rejected" | "unsent" | "pending" | "unknown" | "succeeded" | "failed" | "skipped";
+type Bucket =
+  | "rejected"
+  | "unchanged"
+  | "unsent"
+  | "pending"
+  | "unknown"
+  | "succeeded"
+  | "failed"
+  | "skipped";
 type Share = Partial<Record<Bucket, number>>;
 
 /** Where a batch is in its life; decides which bucket its rows are in. */
@@ -74,6 +82,7 @@ export class RunLedger {
   readonly #cap: number;
   readonly #rows: Record<Bucket, number> = {
     rejected: 0,
+    unchanged: 0,
     unsent: 0,
     pending: 0,
     unknown: 0,
@@ -94,14 +103,19 @@ export class RunLedger {
   #batchesSent = 0;
   #stop: Stop | undefined;
   #stoppedAtLine: number | undefined;
+  /** `send: changed`: the counts show `unchanged` and `removed`. */
+  readonly #changes: boolean;
+  #removed = 0;
 
   /**
    * @param o.maxErrors how many row errors the summary lists (`output.max_errors`)
    * @param o.now the clock that stamps batch times
+   * @param o.changes the run sends only changed rows (`send: changed`)
    */
-  constructor(o: { maxErrors: number; now: () => number }) {
+  constructor(o: { maxErrors: number; now: () => number; changes?: boolean }) {
     this.#cap = o.maxErrors;
     this.#now = o.now;
+    this.#changes = o.changes ?? false;
   }
 
   // ---- rows ----
@@ -116,6 +130,16 @@ export class RunLedger {
   rowStaged(): void {
     this.#rows.unsent++;
     this.#staged++;
+  }
+
+  /** A source row was read and mapped, and is not sent: the API confirmed these values before. */
+  rowUnchanged(): void {
+    this.#rows.unchanged++;
+  }
+
+  /** Keys confirmed in earlier runs that this run's source does not have (never deleted). */
+  keysRemoved(n: number): void {
+    this.#removed = n;
   }
 
   /** The run stopped before reading the source line `line`. */
@@ -217,19 +241,23 @@ export class RunLedger {
 
   /**
    * The batch finished (now, or in an earlier run): its rows move to succeeded, failed and
-   * skipped as the API counts them, and the rest to unknown.
+   * skipped as the API counts them, and the rest to unknown. Rows the API left unprocessed
+   * move to `o.resend`, a new batch that holds them unsent until it is sent.
    *
    * @param o.at when it finished (default: now)
    * @param o.message the batch's message (default: the API's)
+   * @param o.resend the follow-up batch of `done.unprocessed`
    * @returns the rows that did not load, for the rejects file
    */
   batchFinished(
     batch: Batch,
     done: BatchOutcome,
-    o: { executionId?: string; at?: string; message?: string } = {},
+    o: { executionId?: string; at?: string; message?: string; resend?: Batch } = {},
   ): FailedRow[] {
-    const rows = batch.rows.length;
     const id = o.executionId ?? this.#entry(batch.index).summary.execution_id ?? "?";
+    const moved = new Set(o.resend ? done.unprocessed : []);
+    if (o.resend) this.#moveRows(batch.index, o.resend);
+    const rows = batch.rows.length - moved.size;
     const split = splitRows(done.counts, rows);
     const e = this.#move(batch.index, "settled", split.share);
     const s = e.summary;
@@ -253,11 +281,30 @@ export class RunLedger {
       this.#problems.push(`Batch ${batch.index + 1} (execution ${id}): ${p}`);
     }
     const why = done.message ? `: ${done.message}` : "";
-    if (done.status === "failed") this.#executionFailures.push(`Execution ${id} failed${why}`);
+    if (o.resend) {
+      const again = `${moved.size} unprocessed rows sent again as batch ${o.resend.index + 1}`;
+      s.message = s.message === undefined ? again : `${s.message}; ${again}`;
+      // A job that failed part-way is not the run's failure: what it processed is counted, and
+      // the rows it never processed get a second job.
+      if (done.status === "failed") {
+        this.#hints.push(
+          `Execution ${id} failed part-way${why}: its ${moved.size} unprocessed rows were sent again in a new job (batch ${
+            o.resend.index + 1
+          })`,
+        );
+      }
+    } else if (done.status === "failed") {
+      this.#executionFailures.push(`Execution ${id} failed${why}`);
+    }
     // An execution that failed as a whole without naming rows failed every row for that reason.
     const whole = done.status === "failed" && done.failures.length === 0 &&
       done.counts.failed === rows;
-    const failed = failedRows(batch, done.failures, whole ? `Execution failed${why}` : undefined);
+    const failed = failedRows(
+      batch,
+      done.failures,
+      whole ? `Execution failed${why}` : undefined,
+      moved,
+    );
     for (const f of failed) this.#addError(remoteError(batch, f));
     return failed.map(({ row, fail }) => ({
       ...(row === undefined ? {} : { row }),
@@ -329,8 +376,9 @@ export class RunLedger {
     const r = this.#rows;
     const sent = SENT.reduce((n, b) => n + r[b], 0);
     return {
-      read: r.rejected + sent + r.unsent,
+      read: r.rejected + r.unchanged + sent + r.unsent,
       rejected: r.rejected,
+      ...(this.#changes || r.unchanged > 0 ? { unchanged: r.unchanged } : {}),
       sent,
       succeeded: r.succeeded,
       failed: r.failed,
@@ -338,6 +386,7 @@ export class RunLedger {
       pending: r.pending,
       unknown: r.unknown,
       unsent: r.unsent,
+      ...(this.#changes || this.#removed > 0 ? { removed: this.#removed } : {}),
     };
   }
 
@@ -374,6 +423,38 @@ export class RunLedger {
     const e = this.#entries.get(index);
     if (!e) throw new RunnerError("internal", `Batch ${index + 1} was never opened`);
     return e;
+  }
+
+  /**
+   * Moves the unprocessed rows of a pending batch into its follow-up batch, which is opened
+   * with them unsent: they leave `pending` (and so `sent`) until the follow-up is sent, so no
+   * row is in two batches or counted sent twice.
+   */
+  #moveRows(index: number, to: Batch): void {
+    const e = this.#entry(index);
+    const n = to.rows.length;
+    const inFlight = e.share.pending ?? 0;
+    if (e.phase !== "pending" || n > inFlight || this.#entries.has(to.index)) {
+      throw new RunnerError(
+        "internal",
+        `Cannot move ${n} rows of batch ${index + 1} (${e.phase}) to batch ${to.index + 1}`,
+      );
+    }
+    e.share = { ...e.share, pending: inFlight - n };
+    this.#rows.pending -= n;
+    this.#rows.unsent += n;
+    const summary: BatchSummary = {
+      index: to.index,
+      rows: n,
+      first_line: to.lines[0] ?? 0,
+      last_line: to.lines[n - 1] ?? 0,
+      status: "not_sent",
+      polls: 0,
+      counts: { succeeded: 0, failed: 0, skipped: 0 },
+      message: `Rows batch ${index + 1} left unprocessed, sent again`,
+    };
+    this.#batches.push(summary);
+    this.#entries.set(to.index, { summary, phase: "queued", share: { unsent: n } });
   }
 
   /** Moves a batch's rows to the buckets of its next phase; the one place rows change bucket. */
@@ -451,11 +532,15 @@ export function splitRows(
   };
 }
 
-/** The rows of a batch the API reported failed, plus every other row when `fallback` is given. */
+/**
+ * The rows of a batch the API reported failed, plus every other row (but those in `resent`)
+ * when `fallback` is given.
+ */
 function failedRows(
   batch: Batch,
   failures: RowFailure[],
   fallback?: string,
+  resent: ReadonlySet<number> = new Set(),
 ): { row?: number; fail: RowFailure }[] {
   const out: { row?: number; fail: RowFailure }[] = [];
   const listed = new Set<number>();
@@ -465,7 +550,7 @@ function failedRows(
   }
   if (fallback !== undefined) {
     for (let i = 0; i < batch.rows.length; i++) {
-      if (!listed.has(i)) out.push({ row: i, fail: { message: fallback } });
+      if (!listed.has(i) && !resent.has(i)) out.push({ row: i, fail: { message: fallback } });
     }
   }
   return out;

@@ -264,3 +264,40 @@ Deno.test("RunLedger keeps both identities under any sequence of events, legal o
     { numRuns: 300 },
   );
 });
+
+Deno.test("batchFinished() moves unprocessed rows to a follow-up batch, counted sent once", () => {
+  const l = new RunLedger({ maxErrors: 10, now: clock });
+  const b = open(l, 0, 10);
+  l.batchSending(0);
+  l.batchAccepted(0, "j1");
+  const resend = { ...batchOf(1_000_000_000, 4, 8) };
+  l.batchFinished(
+    b,
+    outcome({
+      status: "failed",
+      message: "half-way",
+      counts: { succeeded: 5, failed: 1, skipped: 0 },
+      failures: [{ row: 0, message: "bad" }],
+      unprocessed: [6, 7, 8, 9],
+    }),
+    { resend },
+  );
+  let c = l.counts();
+  assert.deepEqual([c.read, c.sent, c.succeeded, c.failed, c.unsent, c.unknown], [
+    10,
+    6,
+    5,
+    1,
+    4,
+    0,
+  ]);
+  assert.equal(l.facts().executionFailures.length, 0, "a job failed part-way is not the run's");
+  l.batchSending(resend.index);
+  l.batchAccepted(resend.index, "j2");
+  l.batchFinished(resend, outcome({ counts: { succeeded: 4, failed: 0, skipped: 0 } }));
+  c = l.counts();
+  assert.deepEqual([c.read, c.sent, c.succeeded, c.failed, c.unsent], [10, 10, 9, 1, 0]);
+  assert.equal(checkCounts(c).length, 0);
+  assert.match(l.lists().batches[0]!.message!, /4 unprocessed rows sent again/);
+  assert.equal(l.lists().batches[1]!.rows, 4);
+});

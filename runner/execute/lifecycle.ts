@@ -17,7 +17,8 @@ import type {
   Target,
   TargetContext,
 } from "../targets/mod.ts";
-import type { InFlight, RejectsSink } from "./batcher.ts";
+import { type InFlight, isResend, type RejectsSink, resendBatch } from "./batcher.ts";
+import type { ChangeTracker } from "./changes.ts";
 import type { RunLedger } from "./ledger.ts";
 import { type PollPolicy, PollSchedule } from "./schedule.ts";
 
@@ -34,7 +35,19 @@ export interface LifecycleDeps {
   signal?: AbortSignal;
   polling: PollPolicy;
   rejects?: RejectsSink;
+  /**
+   * Runs the follow-up batch of rows an API left unprocessed, in the slot of the batch that
+   * left them (without it, those rows stay unsent).
+   */
+  followUp?: (f: InFlight) => Promise<void>;
+  /** `send: changed`: told each batch's results, to confirm what the API confirmed. */
+  changes?: ChangeTracker;
 }
+
+/** How a batch an earlier run got to the API starts in this run. */
+export type Resumed =
+  | { kind: "wait"; submission: Submission }
+  | { kind: "recover"; submission: Submission };
 
 /** How a finished batch ended, before its per-row results are read. */
 export interface Finished {
@@ -48,6 +61,8 @@ export interface Results {
   counts: BatchCounts;
   failures: RowFailure[];
   problems: string[];
+  /** Rows (indexes in the batch) the API never processed. */
+  unprocessed?: number[];
 }
 
 /** One check of a batch: still running, or finished with a way to read its results. */
@@ -83,47 +98,126 @@ export async function check(
  * Runs one batch to its end and reports every step to the ledger and the journal. Never throws
  * for API or transport problems: they become the batch's state and stop the run.
  *
- * @param accepted the submission of an earlier run to wait for instead of sending the batch
+ * @param resumed what an earlier run left: an accepted submission to wait for, or a created job
+ *   for the target to recover (polled if it was closed, else aborted and the batch sent again)
  */
 export async function runBatch(
   f: InFlight,
   d: LifecycleDeps,
-  accepted?: Submission,
+  resumed?: Resumed,
 ): Promise<void> {
   const { batch } = f;
-  let sub: Submission | undefined;
-  if (accepted) {
-    sub = accepted;
-    d.ledger.batchAccepted(batch.index, sub.id);
-    d.log(`Batch ${batch.index + 1}: waiting for execution ${sub.id} from the earlier run`);
-  } else {
-    sub = await submit(batch, d);
-    if (!sub) return;
-  }
-  const outcome = await waitForOutcome(batch, sub, d);
+  const sub = resumed ? await resume(batch, resumed, d) : await submit(batch, d);
+  if (!sub) return;
+  let outcome = await waitForOutcome(batch, sub, d);
   if (!outcome) return;
+  // Unprocessed rows get one more job; what a second job leaves unprocessed failed.
+  if (outcome.unprocessed && isResend(batch)) outcome = unprocessedFailed(outcome);
   d.journal({ event: "done", batch: batch.index, at: new Date(d.now()).toISOString(), ...outcome });
-  settle(f, outcome, d, { executionId: sub.id });
+  const next = settle(f, outcome, d, { executionId: sub.id });
   const c = outcome.counts;
   d.log(
     `Batch ${
       batch.index + 1
-    }: execution ${sub.id} ${outcome.status}: ${c.succeeded} succeeded, ${c.failed} failed, ${c.skipped} skipped`,
+    }: execution ${sub.id} ${outcome.status}: ${c.succeeded} succeeded, ${c.failed} failed, ${c.skipped} skipped${
+      next ? `, ${next.batch.rows.length} unprocessed (sent again)` : ""
+    }`,
   );
+  if (next && d.followUp) await d.followUp(next);
+  else if (next) d.ledger.batchNotSent(next.batch.index);
 }
 
-/** Counts a finished batch in the ledger and writes its failed rows to the rejects file. */
+/** A follow-up batch's unprocessed rows, counted failed rather than sent a third time. */
+function unprocessedFailed(outcome: BatchOutcome): BatchOutcome {
+  const { unprocessed = [], ...rest } = outcome;
+  const message = "Not processed by the API in two jobs";
+  return {
+    ...rest,
+    counts: { ...rest.counts, failed: rest.counts.failed + unprocessed.length },
+    failures: [...rest.failures, ...unprocessed.map((row) => ({ row, message }))],
+  };
+}
+
+/**
+ * Counts a finished batch in the ledger and writes its failed rows to the rejects file.
+ *
+ * @returns the follow-up batch of the rows the API left unprocessed, opened in the ledger
+ */
 export function settle(
   f: InFlight,
   outcome: BatchOutcome,
-  d: Pick<LifecycleDeps, "ledger" | "rejects">,
+  d: Pick<LifecycleDeps, "ledger" | "rejects" | "changes">,
   o: { executionId?: string; at?: string; message?: string },
-): void {
-  const failed = d.ledger.batchFinished(f.batch, outcome, o);
-  if (!d.rejects) return;
-  for (const r of failed) {
-    d.rejects.write(r.row === undefined ? {} : f.records[r.row]!, r.line, r.message);
+): InFlight | undefined {
+  const left = outcome.unprocessed ?? [];
+  const next = left.length > 0 ? resendBatch(f, left) : undefined;
+  const failed = d.ledger.batchFinished(f.batch, outcome, {
+    ...o,
+    ...(next ? { resend: next.batch } : {}),
+  });
+  d.changes?.settled(f.batch, outcome, next?.batch);
+  if (d.rejects) {
+    for (const r of failed) {
+      d.rejects.write(r.row === undefined ? {} : f.records[r.row]!, r.line, r.message);
+    }
   }
+  return next;
+}
+
+/** Picks up a batch an earlier run got to the API; undefined when that failed (ledger knows). */
+async function resume(
+  batch: Batch,
+  r: Resumed,
+  d: LifecycleDeps,
+): Promise<Submission | undefined> {
+  const n = batch.index + 1;
+  if (r.kind === "wait") {
+    d.ledger.batchAccepted(batch.index, r.submission.id);
+    d.log(`Batch ${n}: waiting for execution ${r.submission.id} from the earlier run`);
+    return r.submission;
+  }
+  let found: Submission | "resend";
+  try {
+    found = await d.target.recover!(r.submission, batch, d.ctx);
+  } catch (err) {
+    // The journal still says "created": the next run looks at the job again.
+    const msg = `Cannot recover job ${r.submission.id} of the earlier run: ${
+      err instanceof Error ? err.message : String(err)
+    }`;
+    d.ledger.batchUnknown(batch.index, msg);
+    d.ledger.stop("transport", msg);
+    return undefined;
+  }
+  if (found === "resend") {
+    d.log(`Batch ${n}: job ${r.submission.id} of the earlier run was never closed; sending again`);
+    return await submit(batch, d);
+  }
+  d.journal({
+    event: "accepted",
+    batch: batch.index,
+    submission: found,
+    at: new Date(d.now()).toISOString(),
+  });
+  d.ledger.batchAccepted(batch.index, found.id);
+  d.log(`Batch ${n}: job ${found.id} of the earlier run was closed; waiting for it`);
+  return found;
+}
+
+/**
+ * Whether a failed submit may have been processed by the server. Only an answer that says it
+ * was not (a 4xx or 3xx refusal, a Zoho `"status": "error"`), or a request that provably never
+ * left, counts as not processed; anything else — a 5xx, a lost or stalled answer, a 2xx the
+ * runner could not read (cut short, HTML, no id, too large), an unexpected error — may have
+ * been, so the batch is `unknown` and never resent blindly.
+ */
+export function mayHaveBeenProcessed(err: unknown): boolean {
+  if (err instanceof TransportError) return err.maybeDelivered;
+  if (err instanceof HttpError) {
+    return err.status >= 500 || (err.status >= 200 && err.status < 300 && err.code === "transport");
+  }
+  // Raised by the runner itself before it sent anything (a batch it cannot pack).
+  if (err instanceof RunnerError) return false;
+  return true;
 }
 
 /** Uploads the batch; undefined when the upload failed (the ledger knows how). */
@@ -141,14 +235,18 @@ async function submit(batch: Batch, d: LifecycleDeps): Promise<Submission | unde
     at: at(),
   });
   s.batchSending(batch.index);
+  // A job id is journaled the moment it exists, so a crash before close can be recovered.
+  const ctx: TargetContext = {
+    ...d.ctx,
+    checkpoint: (partial) =>
+      d.journal({ event: "created", batch: batch.index, submission: partial, at: at() }),
+  };
   let sub: Submission;
   try {
-    sub = await d.target.submit(batch, d.ctx);
+    sub = await d.target.submit(batch, ctx);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    const maybe = (err instanceof TransportError && err.maybeDelivered) ||
-      (err instanceof HttpError && err.status >= 500);
-    if (maybe) {
+    if (mayHaveBeenProcessed(err)) {
       d.journal({ event: "unknown", batch: batch.index, message: msg, at: at() });
       s.batchUnknown(batch.index, msg);
     } else {
@@ -205,6 +303,7 @@ async function waitForOutcome(
         counts: r.counts,
         failures: r.failures,
         problems: r.problems,
+        ...(r.unprocessed && r.unprocessed.length > 0 ? { unprocessed: r.unprocessed } : {}),
         polls,
       };
     } catch (err) {

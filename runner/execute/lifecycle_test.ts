@@ -173,7 +173,7 @@ Deno.test("runBatch() leaves an accepted batch whose outcome cannot be read for 
 Deno.test("runBatch() waits for an earlier run's execution without sending the batch again", async () => {
   const { target, calls } = fake({});
   const { d, events, ledger } = depsOf(target);
-  await runBatch(f, d, { id: "x9" });
+  await runBatch(f, d, { kind: "wait", submission: { id: "x9" } });
   assert.deepEqual(calls, ["poll"]);
   assert.deepEqual(events.map((e) => e.event), ["done"]);
   assert.equal(ledger.lists().batches[0]!.execution_id, "x9");

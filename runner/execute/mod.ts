@@ -16,6 +16,7 @@ import type { Plan } from "../compile.ts";
 import { RunnerError } from "../errors.ts";
 import type { JournalEvent, JournalWriter, PriorBatch } from "../journal.ts";
 import { RejectsWriter } from "../report/rejects.ts";
+import { redact, redactDeep } from "../util/redact.ts";
 import type { Summary } from "../report/summary.ts";
 import {
   openSource as defaultOpenSource,
@@ -23,10 +24,11 @@ import {
   type SourceOptions,
 } from "../sources/mod.ts";
 import { Batcher, type InFlight } from "./batcher.ts";
+import { type ChangeTracker, finishChanges } from "./changes.ts";
 import { RunLedger } from "./ledger.ts";
-import { type LifecycleDeps, runBatch } from "./lifecycle.ts";
+import { type LifecycleDeps, type Resumed, runBatch } from "./lifecycle.ts";
 import { Pool } from "./pool.ts";
-import { replay, resumeAction } from "./resume.ts";
+import { replay, type ResumeAction, resumeAction } from "./resume.ts";
 import { sleep as defaultSleep } from "./schedule.ts";
 import { type Verdict, verdict } from "./verdict.ts";
 
@@ -55,6 +57,8 @@ export interface ExecuteDeps {
   openSource?: (options: SourceOptions) => Source;
   /** The run journal, and what an unfinished earlier run left per batch (for a resume). */
   journal?: { writer: JournalWriter; prior: Map<number, PriorBatch> };
+  /** `send: changed`: the pipeline's state, deciding which rows are sent (the caller closes it). */
+  changes?: ChangeTracker;
 }
 
 /** One run's wiring, shared by the steps below. */
@@ -78,11 +82,17 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   const now = deps.now ?? Date.now;
   const started = now();
-  const ledger = new RunLedger({ maxErrors: plan.output.maxErrors, now });
-  const journal = (e: JournalEvent) => deps.journal?.writer.record(e);
+  const ledger = new RunLedger({
+    maxErrors: plan.output.maxErrors,
+    now,
+    changes: deps.changes !== undefined,
+  });
+  // The journal and the rejects file hide secrets too, the run-time ones (tokens) included.
+  const journal = (e: JournalEvent) =>
+    deps.journal?.writer.record(redactDeep(e, plan.secrets) as JournalEvent);
   const source = (deps.openSource ?? defaultOpenSource)(plan.source);
   const rejects = plan.output.rejects
-    ? new RejectsWriter(plan.output.rejects, () => source.columns())
+    ? new RedactingRejects(plan.output.rejects, () => source.columns(), plan.secrets)
     : undefined;
   const pool = new Pool(plan.target.concurrency);
   const run: Run = {
@@ -99,6 +109,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
         log: deps.log,
         signal: deps.signal,
         retry: plan.retry,
+        secret: (value) => addSecret(plan.secrets, value),
       },
       ledger,
       journal,
@@ -108,20 +119,53 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
       signal: deps.signal,
       polling: plan.polling,
       ...(rejects ? { rejects } : {}),
+      followUp: (f) => followUp(run, f),
+      ...(deps.changes ? { changes: deps.changes } : {}),
     },
   };
 
-  await readAll(run, source, new Batcher(plan, plan.target.batchSize, ledger, rejects), rejects);
+  const batcher = new Batcher(plan, plan.target.batchSize, ledger, rejects, deps.changes);
+  await readAll(run, source, batcher, rejects);
   run.progress("waiting", true);
   await pool.drain();
   rejects?.close();
   run.progress("done", true);
+  const removed = deps.changes
+    ? await finishChanges(deps.changes, ledger, plan.output.rejects, deps.log)
+    : undefined;
 
   ledger.finish(rejects);
   const v = verdict(ledger.facts(), plan.maxErrorRate);
   const finished = now();
   journal({ event: "end", status: v.status, exit_code: v.exit, at: iso(finished) });
-  return summaryOf(run, v, { started, finished, rejects: rejects?.path });
+  const summary = summaryOf(run, v, { started, finished, rejects: rejects?.path });
+  if (removed) summary.outputs.removed = removed;
+  return summary;
+}
+
+/**
+ * Adds a secret a target obtained at run time (an access token) to the plan's list. The list is
+ * shared: the command's sinks (stdout, stderr, summary, GitHub report) read it when they write,
+ * so the token is hidden everywhere from the moment it exists.
+ */
+export function addSecret(secrets: string[], value: string): void {
+  if (value !== "" && !secrets.includes(value)) secrets.push(value);
+}
+
+/** The rejects file, with secrets hidden in the error messages it writes. */
+class RedactingRejects extends RejectsWriter {
+  readonly #secrets: readonly string[];
+  constructor(path: string, columns: () => readonly string[], secrets: readonly string[]) {
+    super(path, columns);
+    this.#secrets = secrets;
+  }
+  override write(
+    values: Readonly<Record<string, unknown>>,
+    line: number | undefined,
+    error: string,
+  ): void {
+    super.write(values, line, redact(error, this.#secrets));
+  }
 }
 
 /** The run's summary, from the ledger and the verdict. */
@@ -194,16 +238,50 @@ async function readAll(
   if (rest && !ledger.stopped) await dispatch(run, rest);
 }
 
-/** Sends a batch when the pool has room, unless the journal says what became of it already. */
-async function dispatch(run: Run, f: InFlight): Promise<void> {
+/** What the journal's earlier run left for a batch. */
+function actionOf(run: Run, f: InFlight): ResumeAction {
+  return resumeAction(
+    run.prior.get(f.batch.index),
+    run.plan.resendUncertain,
+    run.plan.target.recover !== undefined,
+  );
+}
+
+function resumedOf(action: ResumeAction): Resumed | undefined {
+  return action.kind === "wait" || action.kind === "recover" ? action : undefined;
+}
+
+/**
+ * Sends a batch when the pool has room, unless the journal says what became of it already.
+ *
+ * @param opened whether the ledger opened the batch already (a follow-up batch)
+ */
+async function dispatch(run: Run, f: InFlight, opened = false): Promise<void> {
   const { ledger, pool } = run;
-  ledger.openBatch(f.batch);
-  const action = resumeAction(run.prior.get(f.batch.index), run.plan.resendUncertain);
-  if (action.kind === "replay") return replay(f, action.prior, run.life);
+  if (!opened) ledger.openBatch(f.batch);
+  const action = actionOf(run, f);
+  if (action.kind === "replay") {
+    const next = replay(f, action.prior, run.life);
+    return next ? await dispatch(run, next, true) : undefined;
+  }
   if (action.kind === "unknown") return ledger.batchUnknown(f.batch.index, action.message);
   if (!(await pool.slot(() => ledger.stopped))) return ledger.batchNotSent(f.batch.index);
-  const accepted = action.kind === "wait" ? action.submission : undefined;
-  pool.start(() => runBatch(f, run.life, accepted), () => run.progress("waiting"));
+  pool.start(() => runBatch(f, run.life, resumedOf(action)), () => run.progress("waiting"));
+}
+
+/**
+ * Runs a follow-up batch (rows an API left unprocessed) in the slot of the batch that left
+ * them, so it never waits for a slot it holds.
+ */
+async function followUp(run: Run, f: InFlight): Promise<void> {
+  const action = actionOf(run, f);
+  if (action.kind === "replay") {
+    const next = replay(f, action.prior, run.life);
+    return next ? await followUp(run, next) : undefined;
+  }
+  if (action.kind === "unknown") return run.ledger.batchUnknown(f.batch.index, action.message);
+  if (run.ledger.stopped) return run.ledger.batchNotSent(f.batch.index);
+  await runBatch(f, run.life, resumedOf(action));
 }
 
 /** The progress callback, at most every 200 ms unless forced. */

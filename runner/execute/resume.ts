@@ -1,7 +1,8 @@
 /**
  * What a journal's earlier, unfinished run means for each batch of this run: a batch it finished
  * is counted again without sending it; one whose upload may have reached the API is unknown
- * (unless `resend_uncertain`); one it saw accepted is waited for again, never resent.
+ * (unless `resend_uncertain`); one it saw accepted is waited for again, never resent; one whose
+ * job was created but not confirmed closed is recovered by the target, when it can.
  *
  * @module
  */
@@ -15,6 +16,7 @@ export type ResumeAction =
   | { kind: "replay"; prior: Extract<PriorBatch, { state: "done" }> }
   | { kind: "unknown"; message: string }
   | { kind: "wait"; submission: Submission }
+  | { kind: "recover"; submission: Submission }
   | { kind: "send" };
 
 /**
@@ -22,14 +24,26 @@ export type ResumeAction =
  *
  * @param prior the batch's state in the journal; undefined when it never got that far
  * @param resendUncertain `target.resend_uncertain`: send uploads of unknown fate again
+ * @param canRecover whether the target has `recover` (else a created job is an upload of
+ *   unknown fate, as before)
  */
 export function resumeAction(
   prior: PriorBatch | undefined,
   resendUncertain: boolean,
+  canRecover = false,
 ): ResumeAction {
   switch (prior?.state) {
     case "done":
       return { kind: "replay", prior };
+    case "created":
+      if (canRecover) return { kind: "recover", submission: prior.submission };
+      return resendUncertain ? { kind: "send" } : {
+        kind: "unknown",
+        message: `${
+          prior.message ??
+            `The runner stopped after job ${prior.submission.id} was created, before it was confirmed closed`
+        } (earlier run)`,
+      };
     case "uncertain":
       return resendUncertain
         ? { kind: "send" }
@@ -41,14 +55,18 @@ export function resumeAction(
   }
 }
 
-/** Counts a batch the earlier run finished, without sending it again. */
+/**
+ * Counts a batch the earlier run finished, without sending it again.
+ *
+ * @returns the follow-up batch of the rows the API left unprocessed, when there were some
+ */
 export function replay(
   f: InFlight,
   prior: Extract<PriorBatch, { state: "done" }>,
-  d: Pick<LifecycleDeps, "ledger" | "rejects">,
-): void {
+  d: Pick<LifecycleDeps, "ledger" | "rejects" | "changes">,
+): InFlight | undefined {
   const { event: _e, batch: _b, at, ...outcome } = prior.event;
-  settle(f, outcome, d, {
+  return settle(f, outcome, d, {
     ...(prior.submission ? { executionId: prior.submission.id } : {}),
     at,
     message: `Finished in the earlier run${outcome.message ? `: ${outcome.message}` : ""}`,

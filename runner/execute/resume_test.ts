@@ -66,3 +66,15 @@ Deno.test("replay() counts a finished batch again without sending it, with its e
   assert.deepEqual(written, [[{ ID: "b" }, 3, "nope"]]);
   assert.equal(ledger.batchesSent, 0, "nothing was sent by this run");
 });
+
+Deno.test("resumeAction() recovers a created job when the target can, else treats it as unknown", () => {
+  const created: PriorBatch = { state: "created", submission: { id: "750x" } };
+  assert.deepEqual(resumeAction(created, false, true), {
+    kind: "recover",
+    submission: { id: "750x" },
+  });
+  const unknown = resumeAction(created, false, false);
+  assert.equal(unknown.kind, "unknown");
+  assert.match((unknown as { message: string }).message, /job 750x was created/);
+  assert.equal(resumeAction(created, true, false).kind, "send");
+});

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { FieldError, MappedRow, MapResult, Value } from "./mod.ts";
+import type { FieldError, MappedRow, MapResult, Value } from "./types.ts";
 
 type Source = Readonly<Record<string, unknown>>;
 

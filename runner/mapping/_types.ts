@@ -6,7 +6,7 @@
  */
 import type { FieldType } from "./spec.ts";
 import { compileDateFormat } from "./_date.ts";
-import type { Value } from "./mod.ts";
+import type { Value } from "./types.ts";
 
 /** The type names, for messages. */
 export const TYPE_NAMES = "string, number, integer, boolean, date, datetime";

@@ -47,8 +47,10 @@ export function humanReport(s: Summary, style: Style, maxErrors = 10): string[] 
   );
   if (s.reason) lines.push(`  ${oneLine(s.reason)}`);
   const cells: [string, number][] = COUNT_ORDER
-    .filter((k) => !EXCEPTIONAL_COUNTS.has(k) || c[k] > 0)
-    .map((k) => [k, c[k]]);
+    .flatMap((k): [string, number][] => {
+      const v = c[k];
+      return v === undefined || (EXCEPTIONAL_COUNTS.has(k) && v === 0) ? [] : [[k, v]];
+    });
   const w = cells.map(([k, v]) => Math.max(k.length, String(v).length));
   lines.push("  " + cells.map(([k], i) => k.padStart(w[i]!)).join("  "));
   lines.push("  " + cells.map(([, v], i) => String(v).padStart(w[i]!)).join("  "));

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { csvCell } from "../targets/_csv.ts";
+import { csvCell } from "../util/csv.ts";
 
 const FORMULA_START = /^[=+\-@\t\r]/;
 const PLAIN_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;

@@ -9,7 +9,7 @@ import { redactDeep } from "../util/redact.ts";
 export type RunStatus = "succeeded" | "completed_with_errors" | "failed" | "timed_out";
 
 /**
- * Row counts. Always `read = rejected + sent + unsent` and
+ * Row counts. Always `read = rejected + unchanged + sent + unsent` and
  * `sent = succeeded + failed + skipped + pending + unknown`.
  */
 export interface Counts {
@@ -28,12 +28,26 @@ export interface Counts {
   unknown: number;
   /** Read and mapped, but not sent because the run stopped first. */
   unsent: number;
+  /**
+   * `send: changed` only: read and mapped, not sent because the API confirmed the same values
+   * for the key before.
+   */
+  unchanged?: number;
+  /**
+   * `send: changed` only, outside the identities: keys the API confirmed in earlier runs that
+   * this run's source does not have (reported, never deleted remotely).
+   */
+  removed?: number;
 }
 
-/** The counts in the order reports show them; the last three matter only when not zero. */
+/**
+ * The counts in the order reports show them; the exceptional ones matter only when not zero, and
+ * `unchanged` and `removed` only when present (`send: changed`).
+ */
 export const COUNT_ORDER = [
   "read",
   "rejected",
+  "unchanged",
   "sent",
   "succeeded",
   "failed",
@@ -41,6 +55,7 @@ export const COUNT_ORDER = [
   "pending",
   "unknown",
   "unsent",
+  "removed",
 ] as const satisfies readonly (keyof Counts)[];
 
 /** Counts that are zero in a run that finished normally, shown only when they are not. */
@@ -116,15 +131,23 @@ export interface Summary {
    */
   exit_code: 0 | 1 | 2 | 3 | 4;
   /** Files written. */
-  outputs: { summary?: string; rejects?: string };
+  outputs: {
+    summary?: string;
+    rejects?: string;
+    /** `send: changed`: the keys counted `removed`, one a line (next to the rejects file). */
+    removed?: string;
+  };
 }
 
 /** Checks the accounting identities; returns a problem per breach. */
 export function checkCounts(c: Counts): string[] {
   const out: string[] = [];
-  if (c.read !== c.rejected + c.sent + c.unsent) {
+  const unchanged = c.unchanged ?? 0;
+  if (c.read !== c.rejected + unchanged + c.sent + c.unsent) {
     out.push(
-      `Accounting breach: read ${c.read} != rejected ${c.rejected} + sent ${c.sent} + unsent ${c.unsent}`,
+      `Accounting breach: read ${c.read} != rejected ${c.rejected}${
+        c.unchanged === undefined ? "" : ` + unchanged ${unchanged}`
+      } + sent ${c.sent} + unsent ${c.unsent}`,
     );
   }
   const settled = c.succeeded + c.failed + c.skipped + c.pending + c.unknown;

@@ -6,20 +6,10 @@
  * @module
  */
 import { RunnerError } from "../errors.ts";
-import type { MappedRow, Value } from "../mapping/mod.ts";
+import type { MappedRow } from "../mapping/mod.ts";
+import { csvCell } from "../util/csv.ts";
 
-/** Quotes a cell when it holds the delimiter, a quote, a line break or edge spaces (RFC 4180). */
-export function csvCell(value: Value | undefined, delimiter = ","): string {
-  if (value === null || value === undefined) return "";
-  const s = typeof value === "string" ? value : String(value);
-  if (
-    s.includes(delimiter) || s.includes('"') || s.includes("\n") || s.includes("\r") ||
-    (s.length > 0 && (s[0] === " " || s[s.length - 1] === " "))
-  ) {
-    return `"${s.replaceAll('"', '""')}"`;
-  }
-  return s;
-}
+export { csvCell };
 
 /** Serialises rows as CSV with a header line; lines end with CRLF as RFC 4180 says. */
 export function toCsv(

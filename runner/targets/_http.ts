@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { HttpError, TransportError } from "../errors.ts";
+import { HttpError, RunnerError, TransportError } from "../errors.ts";
+import { formatDuration } from "../util/format.ts";
 import type { RequestInfo, TargetContext } from "./types.ts";
 
 /** How a request may be retried. */
@@ -31,7 +32,11 @@ export interface RequestSpec {
   request: RequestInfo;
   url: string;
   headers?: Record<string, string>;
-  body?: BodyInit;
+  /**
+   * The body, or a function that builds it for each attempt: a stream body (a batch serialised
+   * as the connection takes it) can be read once, so a retry needs a new one.
+   */
+  body?: BodyInit | (() => BodyInit);
   /** Label used in messages, e.g. `upload batch 3` (never the URL's query, which may hold ids). */
   what: string;
   timeoutMs: number;
@@ -98,15 +103,18 @@ export async function send(
       res = await doFetch(spec.url, {
         method: spec.request.method,
         headers: spec.headers,
-        body: spec.body,
+        body: typeof spec.body === "function" ? spec.body() : spec.body,
         signal,
+        // Never follow a redirect: following one re-sends the body and its credentials to
+        // whatever host the answer names.
+        redirect: "manual",
       });
     } catch (err) {
       if (ctx.signal?.aborted) throw err;
       const timedOut = timeout.aborted;
       const retryable = safe || (!timedOut && neverSent(err));
       const why = timedOut
-        ? `no answer within ${spec.timeoutMs} ms`
+        ? `no answer within ${formatDuration(spec.timeoutMs)}`
         : err instanceof Error
         ? err.message
         : String(err);
@@ -124,10 +132,11 @@ export async function send(
       await sleep(wait, ctx.signal);
       continue;
     }
+    if (res.status >= 300 && res.status < 400) throw await redirected(res, spec);
     const after = retryAfterMs(res.headers.get("retry-after"));
     const retryable = res.status === 429 || (res.status === 503 && after !== undefined) ||
       (safe && res.status >= 500);
-    if (!retryable || last) return res;
+    if (!retryable || last) return guardBody(res, spec, timeout, ctx.signal);
     await res.body?.cancel();
     const wait = Math.min(policy.maxDelayMs, after ?? backoff(policy, attempt));
     ctx.log(`Retrying ${spec.what} in ${Math.round(wait)} ms: HTTP ${res.status}`);
@@ -135,28 +144,133 @@ export async function send(
   }
 }
 
-/** The largest answer body the runner reads (status answers with many errors can be large). */
+/**
+ * Runs a whole exchange (send, then read the answer) again while it fails with a `transport`
+ * error, under the retry policy — only for a request safe to repeat. `send` retries what it sees
+ * in the status line; this covers what only the body shows: an answer that stalls or breaks off,
+ * a 2xx without the expected id, Zoho's HTTP 200 `INTERNAL_ERROR`.
+ */
+export async function repeatSafe<T>(
+  ctx: TargetContext,
+  request: RequestInfo,
+  what: string,
+  exchange: () => Promise<T>,
+): Promise<T> {
+  if (!request.safeToRepeat) return await exchange();
+  const policy = ctx.retry ?? DEFAULT_RETRY;
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await exchange();
+    } catch (err) {
+      const again = err instanceof RunnerError && err.code === "transport" &&
+        // A 5xx was already retried by `send`, with the whole budget.
+        !(err instanceof HttpError && err.status >= 500);
+      if (ctx.signal?.aborted || !again || attempt + 1 >= policy.attempts) throw err;
+      const wait = backoff(policy, attempt);
+      ctx.log(`Retrying ${what} in ${Math.round(wait)} ms: ${err.message}`);
+      await sleep(wait, ctx.signal);
+    }
+  }
+}
+
+/**
+ * The error for a 3xx answer. A redirect is the server's answer, not a lost one: the server
+ * that sent it did not take the request in (it points elsewhere instead), so nothing was
+ * processed — a refusal, even for a request that is not safe to repeat. It is never followed,
+ * so the body and the credentials stay with the configured host.
+ */
+async function redirected(res: Response, spec: RequestSpec): Promise<HttpError> {
+  await res.body?.cancel();
+  const location = res.headers.get("location");
+  return new HttpError(
+    "api",
+    res.status,
+    `Cannot ${spec.what}: the server redirected it (HTTP ${res.status}) to ${
+      location === null ? "no Location" : `"${location.slice(0, 300)}"`
+    }; redirects are not followed, so check the target's base_url`,
+  );
+}
+
+/**
+ * The response with a body whose failures name the request: a body that stalls past the
+ * request's timeout or breaks off becomes a `TransportError` that may have been delivered (the
+ * server answered, so it had the request), rather than the runtime's anonymous abort.
+ */
+function guardBody(
+  res: Response,
+  spec: RequestSpec,
+  timeout: AbortSignal,
+  runSignal: AbortSignal | undefined,
+): Response {
+  if (!res.body || [101, 204, 205, 304].includes(res.status)) return res;
+  const reader = res.body.getReader();
+  let received = 0;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) return controller.close();
+        received += value.length;
+        controller.enqueue(value);
+      } catch (err) {
+        if (runSignal?.aborted) return controller.error(err);
+        const why = timeout.aborted
+          ? `the HTTP ${res.status} answer did not finish within ${formatDuration(spec.timeoutMs)}`
+          : `the HTTP ${res.status} answer broke off after ${received} bytes: ${
+            err instanceof Error ? err.message : String(err)
+          }`;
+        controller.error(new TransportError(`Cannot ${spec.what}: ${why}`, true, { cause: err }));
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return new Response(body, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
+}
+
+/** The largest answer body the runner reads by default (result files have their own caps). */
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
 
-/** Reads a body, refusing more than `max` bytes whatever the headers say (or do not say). */
+/**
+ * The largest answer to a status check, an upload or a job creation: small JSON documents, read
+ * on every poll, so a runaway answer must not hold hundreds of MB.
+ */
+export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+
+/** `8 MiB`, `512 KiB`, `100 bytes`. */
+function size(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / 1024 / 1024} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
+}
+
+/**
+ * Reads a body, refusing more than `max` bytes whatever the headers say (or do not say).
+ *
+ * @throws {HttpError} `transport` when the body is over `max`, naming the request and the cap
+ * @throws {TransportError} when the body stalls or breaks off (see `send`)
+ */
 export async function readBytes(res: Response, max: number, what: string): Promise<Uint8Array> {
+  const over = () =>
+    new HttpError(
+      "transport",
+      res.status,
+      `Cannot ${what}: the HTTP ${res.status} answer is over the limit of ${size(max)}`,
+    );
   const declared = Number(res.headers.get("content-length") ?? "0");
   if (declared > max) {
     await res.body?.cancel();
-    throw new HttpError(
-      "transport",
-      res.status,
-      `Cannot ${what}: ${declared} bytes is over the limit of ${max}`,
-    );
+    throw over();
   }
   if (!res.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of res.body) {
     total += chunk.length;
-    if (total > max) {
-      throw new HttpError("transport", res.status, `Cannot ${what}: more than ${max} bytes`);
-    }
+    if (total > max) throw over();
     chunks.push(chunk);
   }
   const out = new Uint8Array(total);
@@ -169,12 +283,18 @@ export async function readBytes(res: Response, max: number, what: string): Promi
 }
 
 /**
- * Reads a response body as JSON, at most `MAX_BODY_BYTES` of it.
+ * Reads a response body as JSON, at most `max` bytes of it.
  *
+ * @param max the cap (default 256 MiB; status and submit answers use `MAX_ANSWER_BYTES`)
  * @throws {HttpError} `transport` when the body is too large or not JSON
+ * @throws {TransportError} when the body stalls or breaks off (see `send`)
  */
-export async function readJson(res: Response, what: string): Promise<unknown> {
-  const text = new TextDecoder().decode(await readBytes(res, MAX_BODY_BYTES, what));
+export async function readJson(
+  res: Response,
+  what: string,
+  max: number = MAX_BODY_BYTES,
+): Promise<unknown> {
+  const text = new TextDecoder().decode(await readBytes(res, max, what));
   try {
     return JSON.parse(text);
   } catch {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { TransportError } from "../errors.ts";
-import { retryAfterMs, send, TokenCache } from "./_http.ts";
+import { HttpError, TransportError } from "../errors.ts";
+import { readJson, retryAfterMs, send, TokenCache } from "./_http.ts";
 import type { RequestInfo, TargetContext } from "./types.ts";
 
 const SAFE: RequestInfo = {
@@ -151,4 +151,51 @@ Deno.test("TokenCache lets the next caller try again after a failed grant", asyn
   );
   await assert.rejects(() => cache.get(), /down/);
   assert.equal(await cache.get(), "ok");
+});
+
+Deno.test("send() never follows a redirect: it refuses the answer, naming the Location", async () => {
+  let redirect: RequestRedirect | undefined;
+  const c: TargetContext = {
+    fetch: (_input, init) => {
+      redirect = init?.redirect;
+      return Promise.resolve(
+        new Response(null, { status: 307, headers: { location: "https://elsewhere.test/x" } }),
+      );
+    },
+    log: () => {},
+  };
+  await assert.rejects(send(c, spec(UNSAFE)), (err: unknown) => {
+    assert(err instanceof HttpError);
+    assert.equal(err.code, "api");
+    assert.match(err.message, /redirected it \(HTTP 307\) to "https:\/\/elsewhere\.test\/x"/);
+    return true;
+  });
+  assert.equal(redirect, "manual");
+});
+
+Deno.test("readJson() refuses an answer over its cap, naming the request and the cap", async () => {
+  const { c } = ctx([() => new Response("x".repeat(2048))]);
+  const res = await send(c, spec(SAFE));
+  await assert.rejects(
+    readJson(res, "check execution e1", 1024),
+    /^HttpError: Cannot check execution e1: the HTTP 200 answer is over the limit of 1 KiB$/,
+  );
+});
+
+Deno.test("send() turns a body that breaks off into a TransportError naming the request", async () => {
+  let pulls = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulls++ === 0) controller.enqueue(new TextEncoder().encode('{"execution'));
+      else controller.error(new Error("connection reset"));
+    },
+  });
+  const { c } = ctx([() => new Response(body)]);
+  const res = await send(c, spec(UNSAFE));
+  await assert.rejects(readJson(res, "upload batch 1"), (err: unknown) => {
+    assert(err instanceof TransportError);
+    assert.equal(err.maybeDelivered, true);
+    assert.match(err.message, /answer broke off after 11 bytes: connection reset/);
+    return true;
+  });
 });

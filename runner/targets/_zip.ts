@@ -4,12 +4,47 @@
  *
  * @module
  */
-import { Unzip, type UnzipFileInfo, UnzipInflate, unzipSync, zipSync } from "fflate";
+import {
+  Unzip,
+  type UnzipFileInfo,
+  UnzipInflate,
+  unzipSync,
+  Zip,
+  ZipDeflate,
+  zipSync,
+} from "fflate";
 import { RunnerError } from "../errors.ts";
 
 /** Packs one file into a ZIP archive (deflated). */
 export function zipOne(name: string, data: Uint8Array): Uint8Array {
   return zipSync({ [name]: [data, { level: 6 }] });
+}
+
+/**
+ * Packs one file, given in pieces, into a ZIP archive (deflated) as it goes: neither the file nor
+ * the archive is ever one array. Returns the archive's pieces and their total size.
+ */
+export function zipOneStreamed(
+  name: string,
+  pieces: Iterable<Uint8Array>,
+): { parts: Uint8Array[]; size: number } {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  let failure: Error | null = null;
+  const zip = new Zip((err, chunk) => {
+    if (err) failure = err;
+    else if (chunk.length > 0) {
+      parts.push(chunk);
+      size += chunk.length;
+    }
+  });
+  const file = new ZipDeflate(name, { level: 6 });
+  zip.add(file);
+  for (const piece of pieces) file.push(piece);
+  file.push(new Uint8Array(0), true);
+  zip.end();
+  if (failure) throw failure;
+  return { parts, size };
 }
 
 // Compressed bytes handed to the inflater at a time. DEFLATE expands at most ~1032:1, so one

@@ -100,6 +100,11 @@ export interface TargetContext {
    * close), so the executor journals it at once. JSON-safe, and never holding a secret.
    */
   checkpoint?(partial: Submission): void;
+  /**
+   * Registers a secret the target obtained at run time (an access token from a grant), so every
+   * output hides it from then on, as it hides the pipeline's own secrets.
+   */
+  secret?(value: string): void;
 }
 
 /** What a target knows of the rows it will be sent, fixed at compile time. */

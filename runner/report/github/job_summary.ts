@@ -63,7 +63,10 @@ export function jobSummary(s: Summary, options: GithubReportOptions = {}): strin
   md.push(files.join(" · "), "");
 
   md.push("#### Rows", "");
-  const cols: [string, number][] = COUNT_ORDER.map((k) => [k, s.counts[k]]);
+  const cols: [string, number][] = COUNT_ORDER.flatMap((k): [string, number][] => {
+    const v = s.counts[k];
+    return v === undefined ? [] : [[k, v]];
+  });
   md.push(`| ${cols.map(([k]) => k).join(" | ")} |`);
   md.push(`| ${cols.map(() => "---:").join(" | ")} |`);
   md.push(`| ${cols.map(([, v]) => formatNumber(v)).join(" | ")} |`, "");

@@ -27,6 +27,8 @@ export function outputValues(
     pending: c.pending,
     unknown: c.unknown,
     unsent: c.unsent,
+    ...(c.unchanged === undefined ? {} : { unchanged: c.unchanged }),
+    ...(c.removed === undefined ? {} : { removed: c.removed }),
     error_rate: s.error_rate,
     summary_file: s.outputs.summary ? relativeToWorkspace(s.outputs.summary, workspace) : "",
     rejects_file: s.outputs.rejects ? relativeToWorkspace(s.outputs.rejects, workspace) : "",

@@ -5,7 +5,14 @@
  * @module
  */
 import { HttpError } from "../../errors.ts";
-import { describeBody, readJson, type RequestSpec, send, TokenCache } from "../_http.ts";
+import {
+  describeBody,
+  MAX_ANSWER_BYTES,
+  readJson,
+  type RequestSpec,
+  send,
+  TokenCache,
+} from "../_http.ts";
 import { num, obj, str } from "../_json.ts";
 import type { TargetContext } from "../types.ts";
 import type { BiginRequests, BiginUrls } from "./_requests.ts";
@@ -44,7 +51,7 @@ export function biginClient(
       timeoutMs: config.request_timeout,
     });
     const body = obj(
-      await readJson(res, what).catch((err) => {
+      await readJson(res, what, MAX_ANSWER_BYTES).catch((err) => {
         if (res.ok) throw err;
         return undefined;
       }),
@@ -59,6 +66,8 @@ export function biginClient(
         }: check target.auth and target.data_center`,
       );
     }
+    // An access token is a secret like the refresh token it came from: hidden in every output.
+    ctx.secret?.(token);
     const apiDomain = str(body?.api_domain);
     if (!config.base_url && apiDomain && apiDomain.replace(/\/+$/, "") !== domains.api) {
       ctx.log(
@@ -102,11 +111,28 @@ export function biginClient(
   };
 }
 
-/** An error for a refusal: 5xx is a transport failure, anything else the API's answer. */
+/**
+ * Zoho error codes that say the server failed, not the request: worth asking again where the
+ * request is safe to repeat (and, on one that is not, a sign it may have been processed).
+ */
+const SERVER_SIDE_CODES = new Set([
+  "INTERNAL_ERROR",
+  "INTERNAL_SERVER_ERROR",
+  "SERVER_ERROR",
+  "SERVICE_UNAVAILABLE",
+  "TOO_MANY_REQUESTS",
+]);
+
+/**
+ * An error for a refusal: 5xx, or Zoho's `"status": "error"` with a server-side code such as
+ * `INTERNAL_ERROR` (which comes with HTTP 200 too), is a transport failure; anything else the
+ * API's answer.
+ */
 export function answerError(what: string, status: number, body: unknown): HttpError {
   const detail = body === undefined ? "" : ` ${describeBody(body)}`;
+  const code = str(obj(body)?.code)?.toUpperCase();
   return new HttpError(
-    status >= 500 ? "transport" : "api",
+    status >= 500 || (code !== undefined && SERVER_SIDE_CODES.has(code)) ? "transport" : "api",
     status,
     `${what}: HTTP ${status}${detail}`,
   );
@@ -125,7 +151,7 @@ export async function successDetail(
   field: string,
   label = field,
 ): Promise<string> {
-  const body = await readJson(res, what).catch((err) => {
+  const body = await readJson(res, what, MAX_ANSWER_BYTES).catch((err) => {
     if (res.ok) throw err;
     return undefined;
   });

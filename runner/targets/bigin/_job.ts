@@ -5,7 +5,7 @@
  * @module
  */
 import { HttpError, RunnerError, TransportError } from "../../errors.ts";
-import { describeBody, readBytes, readJson } from "../_http.ts";
+import { describeBody, MAX_ANSWER_BYTES, readBytes, readJson, repeatSafe } from "../_http.ts";
 import { num, obj, str } from "../_json.ts";
 import type { Batch, RowShape, TargetContext } from "../types.ts";
 import { answerError, type BiginClient, successDetail } from "./_client.ts";
@@ -127,32 +127,80 @@ export function biginJobs(
   const { domains, urls, requests, client } = o;
   const timeoutMs = config.request_timeout;
 
-  function resultUrl(downloadUrl: string): string {
-    if (/^https?:\/\//i.test(downloadUrl)) return downloadUrl;
-    return `${domains.api}${downloadUrl.startsWith("/") ? "" : "/"}${downloadUrl}`;
+  /**
+   * The URL of a job's result file. The download carries the access token, so an absolute
+   * `download_url` must point to the account's own API domain (https, unless the configured
+   * domain is http or `allow_http`): a job answer must not be able to send the token elsewhere.
+   *
+   * @throws {HttpError} `api` naming the host, before anything is sent there
+   */
+  function resultUrl(downloadUrl: string, jobId: string): string {
+    if (!/^[a-z][a-z0-9+.-]*:/i.test(downloadUrl)) {
+      return `${domains.api}${downloadUrl.startsWith("/") ? "" : "/"}${downloadUrl}`;
+    }
+    const own = new URL(domains.api);
+    const hosts = new Set([own.host, new URL(domains.content).host]);
+    let url: URL | undefined;
+    try {
+      url = new URL(downloadUrl);
+    } catch {
+      // Reported below with the text as given.
+    }
+    const refuse = (why: string) =>
+      new HttpError(
+        "api",
+        200,
+        `Cannot download the result of Bigin job "${jobId}": ${why}; the access token is sent only to the account's API domain "${own.host}"`,
+      );
+    if (!url) {
+      throw refuse(`its download_url ${JSON.stringify(downloadUrl.slice(0, 200))} is not a URL`);
+    }
+    if (!hosts.has(url.host)) throw refuse(`its download_url points to host "${url.host}"`);
+    const plainOk = url.protocol === own.protocol || config.allow_http;
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && plainOk)) {
+      throw refuse(`its download_url uses "${url.protocol}" rather than https:`);
+    }
+    return url.href;
+  }
+
+  async function uploadOnce(
+    batch: Batch,
+    zip: Blob,
+    name: string,
+    what: string,
+    ctx: TargetContext,
+  ): Promise<string> {
+    const res = await client.authed(ctx, (h) => {
+      const form = new FormData();
+      form.append(
+        "file",
+        zip,
+        `${name}.zip`,
+      );
+      return {
+        request: requests.upload,
+        url: urls.upload,
+        headers: { ...h, feature: "bulk-write", "X-CRM-ORG": config.org_id },
+        body: form,
+        what,
+        timeoutMs,
+      };
+    });
+    return await successDetail(res, what, `the upload of batch ${batch.index + 1}`, "file_id");
   }
 
   return {
     async upload(batch, ctx) {
       const { name, zip } = packBatch(batch, shape, o.batchSize);
       const what = `upload batch ${batch.index + 1} to Bigin`;
-      const res = await client.authed(ctx, (h) => {
-        const form = new FormData();
-        form.append(
-          "file",
-          new Blob([zip as Uint8Array<ArrayBuffer>], { type: "application/zip" }),
-          `${name}.zip`,
-        );
-        return {
-          request: requests.upload,
-          url: urls.upload,
-          headers: { ...h, feature: "bulk-write", "X-CRM-ORG": config.org_id },
-          body: form,
-          what,
-          timeoutMs,
-        };
-      });
-      return await successDetail(res, what, `the upload of batch ${batch.index + 1}`, "file_id");
+      // An uploaded file writes nothing until a job is created from it: a failed upload, even
+      // one answered HTTP 200 with INTERNAL_ERROR, is sent again under the retry policy.
+      return await repeatSafe(
+        ctx,
+        requests.upload,
+        what,
+        () => uploadOnce(batch, zip, name, what, ctx),
+      );
     },
 
     async createJob(batch, fileId, ctx) {
@@ -189,7 +237,8 @@ export function biginJobs(
         what,
         timeoutMs,
       }));
-      const body = await readJson(res, what).catch((err) => {
+      // Capped: asked on every poll, a runaway answer must not hold hundreds of MB each time.
+      const body = await readJson(res, what, MAX_ANSWER_BYTES).catch((err) => {
         if (res.ok) throw err;
         return undefined;
       });
@@ -201,7 +250,7 @@ export function biginJobs(
 
     async download(downloadUrl, jobId, ctx) {
       const what = `download the result of Bigin job "${jobId}"`;
-      const url = resultUrl(downloadUrl);
+      const url = resultUrl(downloadUrl, jobId);
       const res = await client.authed(
         ctx,
         (h) => ({ request: requests.download, url, headers: h, what, timeoutMs }),

@@ -6,8 +6,9 @@
  */
 import { RunnerError } from "../../errors.ts";
 import type { MappedRow } from "../../mapping/mod.ts";
-import { toCsv } from "../_csv.ts";
-import { unzipOne, zipOne } from "../_zip.ts";
+import { csvCell } from "../_csv.ts";
+import { csvChunks, csvRowsWriter } from "../_wire.ts";
+import { unzipOne, zipOneStreamed } from "../_zip.ts";
 import type { Batch, RowShape } from "../types.ts";
 import { BIGIN_MAX_COLUMNS, BIGIN_MAX_RESULT_BYTES, BIGIN_MAX_ZIP_BYTES } from "./_schema.ts";
 
@@ -51,17 +52,17 @@ export function csvText(v: MappedRow[string] | undefined): string {
   return typeof v === "string" ? v : String(v);
 }
 
-/** Rows as written to the file: datetimes in the offset form Zoho reads. */
-function wireRows(rows: MappedRow[], datetimeFields: readonly string[]): MappedRow[] {
-  if (datetimeFields.length === 0) return rows;
-  return rows.map((row) => {
-    const out = { ...row };
-    for (const f of datetimeFields) {
-      const v = out[f];
-      if (typeof v === "string") out[f] = toZohoDateTime(v);
-    }
-    return out;
-  });
+/** The upload file's CSV, encoded piece by piece: datetimes in the offset form Zoho reads. */
+function* csvPieces(batch: Batch, datetimeFields: readonly string[]): Generator<Uint8Array> {
+  const zoho = (v: MappedRow[string]) => typeof v === "string" ? toZohoDateTime(v) : v;
+  const write = csvRowsWriter(
+    batch.fields,
+    ",",
+    Object.fromEntries(datetimeFields.map((f) => [f, zoho])),
+  );
+  const header = batch.fields.map((f) => csvCell(f)).join(",");
+  const enc = new TextEncoder();
+  for (const text of csvChunks(header, write, batch.rows)) yield enc.encode(text);
 }
 
 /**
@@ -74,7 +75,7 @@ export function packBatch(
   batch: Batch,
   shape: RowShape,
   batchSize: number,
-): { name: string; zip: Uint8Array } {
+): { name: string; zip: Blob } {
   if (batch.fields.length > BIGIN_MAX_COLUMNS) {
     throw new RunnerError(
       "api",
@@ -85,21 +86,23 @@ export function packBatch(
   }
   const datetimeFields = shape.fields.filter((f) => f.type === "datetime").map((f) => f.name);
   const name = `batch-${batch.index + 1}`;
-  const csv = new TextEncoder().encode(toCsv(batch.fields, wireRows(batch.rows, datetimeFields)));
-  const zip = zipOne(`${name}.csv`, csv);
-  if (zip.length > BIGIN_MAX_ZIP_BYTES) {
+  const zip = zipOneStreamed(`${name}.csv`, csvPieces(batch, datetimeFields));
+  if (zip.size > BIGIN_MAX_ZIP_BYTES) {
     const fits = Math.max(
       1,
-      Math.floor(batch.rows.length * BIGIN_MAX_ZIP_BYTES / zip.length * 0.9),
+      Math.floor(batch.rows.length * BIGIN_MAX_ZIP_BYTES / zip.size * 0.9),
     );
     throw new RunnerError(
       "api",
       `Cannot upload batch ${batch.index + 1}: its ZIP is ${
-        (zip.length / 1048576).toFixed(1)
+        (zip.size / 1048576).toFixed(1)
       } MB, over Bigin's 25 MB limit: lower target.batch_size (now ${batchSize}) to about ${fits}`,
     );
   }
-  return { name, zip };
+  return {
+    name,
+    zip: new Blob(zip.parts as Uint8Array<ArrayBuffer>[], { type: "application/zip" }),
+  };
 }
 
 /**

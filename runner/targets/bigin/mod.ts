@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { HttpError, RunnerError, TransportError } from "../../errors.ts";
 import type {
   Batch,
   BatchResults,
@@ -45,6 +46,23 @@ interface FinishedJob {
   message?: string;
 }
 
+/**
+ * A failed upload loaded nothing, whatever became of it (a file writes nothing until a job is
+ * created from it): its error says so, so the batch counts as not sent, never `unknown`.
+ */
+function nothingLoaded(err: unknown): unknown {
+  if (err instanceof TransportError && !err.maybeDelivered) return err;
+  if (err instanceof HttpError && err.status < 500 && err.code !== "transport") return err;
+  // Raised before anything was sent (a batch too large to pack): already a refusal.
+  if (err instanceof RunnerError && !(err instanceof HttpError || err instanceof TransportError)) {
+    return err;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new TransportError(`${message} (no job was created: nothing was loaded)`, false, {
+    cause: err,
+  });
+}
+
 /** Builds the Bigin target for a validated config. */
 export function createBiginTarget(config: BiginConfig, shape: RowShape): Target {
   const domains = biginDomains(config.data_center, config.base_url);
@@ -81,7 +99,9 @@ export function createBiginTarget(config: BiginConfig, shape: RowShape): Target 
     },
 
     async submit(batch: Batch, ctx: TargetContext): Promise<Submission> {
-      const fileId = await jobs.upload(batch, ctx);
+      const fileId = await jobs.upload(batch, ctx).catch((err) => {
+        throw nothingLoaded(err);
+      });
       try {
         return { id: await jobs.createJob(batch, fileId, ctx) };
       } catch (err) {

@@ -711,11 +711,11 @@ Deno.test("poll() uses an absolute download_url as is and reports count mismatch
   const api = new FakeBigin();
   const b = batch(2);
   api.details = () =>
-    completed("https://download.zoho.test/result/job-1.zip", { added_count: 2, total_count: 2 });
+    completed("https://bigin.test/result/job-1.zip", { added_count: 2, total_count: 2 });
   api.download = () => zipResponse({ "r.csv": resultCsv(b, [["added"], ["unprocessed"]]) });
   const t = createBiginTarget(config(), SHAPE);
   const r = await poll(t, { id: "job-1" }, b, api.ctx());
-  assert.equal(api.seen.at(-1)!.url, "https://download.zoho.test/result/job-1.zip");
+  assert.equal(api.seen.at(-1)!.url, "https://bigin.test/result/job-1.zip");
   assert(r.done);
   assert.deepEqual(r.counts, { succeeded: 1, skipped: 0, failed: 1 });
   assert.deepEqual(r.problems, ["Job reports added_count 2, but the result file has 1"]);

@@ -6,7 +6,7 @@
  * @module
  */
 import type { z } from "zod";
-import { closest } from "./_suggest.ts";
+import { closest } from "../../util/suggest.ts";
 import { placeholders } from "./_template.ts";
 
 type Path = (string | number)[];

@@ -7,7 +7,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import type { Document, Node as YamlNode } from "yaml";
 import { type Diagnostic, PipelineError } from "../../errors.ts";
-import { hint } from "./_suggest.ts";
+import { hint } from "../../util/suggest.ts";
 import { type Description, descriptionSchema } from "./schema.ts";
 
 /** A description file, read and validated. */

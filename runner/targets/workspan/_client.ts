@@ -5,7 +5,14 @@
  * @module
  */
 import { HttpError } from "../../errors.ts";
-import { describeBody, readJson, type RequestSpec, send, TokenCache } from "../_http.ts";
+import {
+  describeBody,
+  MAX_ANSWER_BYTES,
+  readJson,
+  type RequestSpec,
+  send,
+  TokenCache,
+} from "../_http.ts";
 import { num } from "../_json.ts";
 import type { RequestInfo, TargetContext } from "../types.ts";
 import type { WorkspanConfig } from "./_schema.ts";
@@ -46,7 +53,11 @@ export function workspanClient(
           what: "get a WorkSpan access token",
           timeoutMs,
         });
-        const body = await readJson(res, "get a WorkSpan access token") as Record<string, unknown>;
+        const body = await readJson(
+          res,
+          "get a WorkSpan access token",
+          MAX_ANSWER_BYTES,
+        ) as Record<string, unknown>;
         if (!res.ok || typeof body?.access_token !== "string") {
           throw new HttpError(
             "auth",
@@ -54,6 +65,8 @@ export function workspanClient(
             `WorkSpan refused the client credentials: HTTP ${res.status} ${describeBody(body)}`,
           );
         }
+        // An access token is a secret like the credentials it came from: hidden in every output.
+        ctx.secret?.(body.access_token);
         const ttl = num(body, "expires_in");
         return {
           token: body.access_token,

@@ -5,8 +5,8 @@
  * @module
  */
 import { HttpError } from "../../errors.ts";
-import { describeBody, readJson } from "../_http.ts";
-import { toCsv } from "../_csv.ts";
+import { describeBody, MAX_ANSWER_BYTES, readJson } from "../_http.ts";
+import { batchBody } from "../_wire.ts";
 import type {
   Batch,
   RequestInfo,
@@ -56,7 +56,8 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
       what,
       timeoutMs,
     }));
-    const body = await readJson(res, what);
+    // Capped: asked on every poll, a runaway answer must not hold hundreds of MB each time.
+    const body = await readJson(res, what, MAX_ANSWER_BYTES);
     if (!res.ok) {
       throw new HttpError(
         res.status >= 500 ? "transport" : "api",
@@ -99,7 +100,8 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
         q.set("column_delimiter", ",");
         q.set("has_header_row", "true");
       }
-      const body = csv ? toCsv(batch.fields, batch.rows) : JSON.stringify(batch.rows);
+      // Streamed in chunks of rows, so the batch never exists as one string.
+      const body = batchBody(batch.fields, batch.rows, csv ? "csv" : "json");
       const what = `upload batch ${batch.index + 1} to WorkSpan`;
       const res = await authed(ctx, (h) => ({
         request: requests.upload,
@@ -109,7 +111,9 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
         what,
         timeoutMs,
       }));
-      const answer = await readJson(res, what).catch((err) => {
+      // A 2xx the runner cannot read (cut short, stalled, HTML, too large, no execution_id)
+      // may still have started an execution: the error says so, and the batch is `unknown`.
+      const answer = await readJson(res, what, MAX_ANSWER_BYTES).catch((err) => {
         if (res.ok) throw err;
         return undefined;
       });
