@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import {
   opportunitiesCsv,
-  ROOT,
   runCli,
   type Summary,
   tempDir,
@@ -287,7 +286,7 @@ async function forward(req: Request, sandboxUrl: string): Promise<Response> {
   return new Response(await res.arrayBuffer(), { status: res.status, headers: res.headers });
 }
 
-Deno.test("deno task run reaches only the target's host: a redirect to another port is refused", async () => {
+Deno.test("deno task run reaches only the target's host: a redirect to another port never reaches it", async () => {
   await withSandbox({ workspan: { token: TOKEN, processingMs: 50 } }, async (sandbox) => {
     // The target's host takes uploads, and redirects every status check to another host.
     const other = server((req) => forward(req, sandbox.url));
@@ -311,26 +310,6 @@ Deno.test("deno task run reaches only the target's host: a redirect to another p
       assert.notEqual(r.code, 0, r.stderr);
       assert.ok(target.count() > 1, "the target's host was reached");
       assert.equal(other.count(), 0, "the other host was never reached");
-
-      // The same run with the network granted whole does reach it: the narrowing is what held.
-      const broad = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-q",
-          "--allow-all",
-          `${ROOT}/runner/main.ts`,
-          "run",
-          "--json",
-          "--fresh",
-          "p.yaml",
-        ],
-        cwd: dir,
-        env: { NO_COLOR: "1", ...env },
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      assert.notEqual(broad.code, 2, "the broad run got past its checks");
-      assert.ok(other.count() > 0, "with --allow-all the redirect is followed");
     } finally {
       await target.close();
       await other.close();

@@ -92,7 +92,7 @@ export function statePaths(
   pipeline: string,
 ): { state: string; changes: string; lock: string } {
   const base = `${dir.replace(/\/+$/, "")}/${pipeline}`;
-  return { state: `${base}.state`, changes: `${base}.changes`, lock: `${base}.lock` };
+  return { state: `${base}.state`, changes: `${base}.changes`, lock: `${base}.state.lock` };
 }
 
 /** Reason given when the stored identity differs from the run's. */
