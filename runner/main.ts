@@ -73,8 +73,9 @@ Shows the compiled steps, a preview of mapped rows and the rows that would be re
 Sends nothing.
 
 Options:
-  --rows N    rows to preview (default 5)
-  -h, --help  this text
+  --rows N             mapped rows to preview (default 5; rejected rows are listed apart)
+  --allow-missing-env  stand in for unset variables (plan sends nothing)
+  -h, --help           this text
 
 Exit codes: 0 planned, 2 invalid pipeline, unreadable source or bad command line.`,
   schema: `Usage: deno task schema [options]
@@ -199,7 +200,7 @@ async function main(args: string[]): Promise<number> {
           io.err(`error: --rows must be a whole number, not "${v.rows}"`);
           return EXIT.invalid;
         }
-        return await planCommand(rest[0]!, io, rows);
+        return await planCommand(rest[0]!, io, rows, undefined, v["allow-missing-env"]);
       }
       case "schema": {
         if (!v.out) {

@@ -82,7 +82,7 @@ Deno.test("run loads the example pipeline and reports local and remote failures 
       ]],
     );
     assert.equal(s.errors[0]!.message, "invalid value in field 'stage'");
-    assert.equal(s.errors[2]!.message, "Missing value of key field");
+    assert.equal(s.errors[2]!.message, "Missing value of key field 'opportunity_id'");
     // What the sandbox received: every valid row once, the rejected row never.
     const keys = Array.from({ length: 200 }, (_, i) => `aw${String(i).padStart(5, "0")}`)
       .filter((k) => k !== "aw00120" && k !== "aw00079" && k !== "aw00082");
@@ -328,7 +328,7 @@ Deno.test("validate and plan send nothing and describe the pipeline", async () =
     plan.stdout,
     /-> \{"opportunity_id":"aw00000","opportunity_name":"Opportunity 0","close_date":"2023-03-11"/,
   );
-  assert.match(plan.stdout, /line 122: Missing value of key field/);
+  assert.match(plan.stdout, /line 122: Missing value of key field 'opportunity_id'/);
 });
 
 Deno.test("run-ci writes a job summary, step outputs and line annotations in GitHub Actions", async () => {

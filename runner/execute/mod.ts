@@ -23,6 +23,8 @@ import {
   type SourceOptions,
 } from "../sources/mod.ts";
 import { Batcher, type InFlight } from "./batcher.ts";
+import { scanRejects } from "../preflight.ts";
+import { count } from "../util/format.ts";
 import { RunLedger } from "./ledger.ts";
 import { type LifecycleDeps, runBatch } from "./lifecycle.ts";
 import { Pool } from "./pool.ts";
@@ -82,7 +84,10 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   const journal = (e: JournalEvent) => deps.journal?.writer.record(e);
   const source = (deps.openSource ?? defaultOpenSource)(plan.source);
   const rejects = plan.output.rejects
-    ? new RejectsWriter(plan.output.rejects, () => source.columns())
+    ? new RejectsWriter(plan.output.rejects, () => source.columns(), {
+      keyOf: plan.keyOf,
+      ...(plan.output.rejectsSpreadsheet ? { spreadsheet: true } : {}),
+    })
     : undefined;
   const pool = new Pool(plan.target.concurrency);
   const run: Run = {
@@ -111,7 +116,12 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     },
   };
 
-  await readAll(run, source, new Batcher(plan, plan.target.batchSize, ledger, rejects), rejects);
+  const batcher = new Batcher(plan, plan.target.batchSize, ledger, rejects);
+  const over = plan.stopBeforeSend ? await rejectRateOver(plan, deps) : undefined;
+  if (over) {
+    ledger.stop("limit", over);
+    await readOnly(source, batcher, ledger);
+  } else await readAll(run, source, batcher, rejects);
   run.progress("waiting", true);
   await pool.drain();
   rejects?.close();
@@ -143,6 +153,7 @@ function summaryOf(
     duration_ms: o.finished - o.started,
     ...(run.prior.size > 0 ? { resumed: true } : {}),
     source: plan.source.path,
+    ...configErrorOf(plan, ledger),
     counts: ledger.counts(),
     error_rate: Math.round(v.errorRate * 1e6) / 1e6,
     max_error_rate: plan.maxErrorRate,
@@ -150,13 +161,62 @@ function summaryOf(
     errors: lists.errors,
     errors_omitted: lists.errorsOmitted,
     problems: lists.problems,
-    hints: lists.hints,
+    hints: configHint(plan, ledger).concat(lists.hints),
     exit_code: v.exit,
     outputs: {
       ...(plan.output.summary ? { summary: plan.output.summary } : {}),
       ...(o.rejects !== undefined ? { rejects: o.rejects } : {}),
     },
   };
+}
+
+/**
+ * The first pass of `limits.stop_before_send_on_error_rate`: why nothing may be sent, when the
+ * rows rejected locally already exceed `max_error_rate`.
+ */
+async function rejectRateOver(plan: Plan, deps: ExecuteDeps): Promise<string | undefined> {
+  const scan = await scanRejects(plan, deps.openSource ?? defaultOpenSource);
+  const rate = scan.read === 0 ? 0 : scan.rejected / scan.read;
+  if (rate <= plan.maxErrorRate) return undefined;
+  const pct = (x: number) => `${Math.round(x * 10000) / 100}%`;
+  return `${scan.rejected} of ${count(scan.read, "row")} (${
+    pct(rate)
+  }) are rejected locally, above max_error_rate ${
+    pct(plan.maxErrorRate)
+  }: nothing was sent (limits.stop_before_send_on_error_rate)`;
+}
+
+/** Reads and maps every record into the ledger and the rejects file, sending nothing. */
+async function readOnly(source: Source, batcher: Batcher, ledger: RunLedger): Promise<void> {
+  const hold = (f: InFlight | undefined) => {
+    if (!f) return;
+    ledger.openBatch(f.batch);
+    ledger.batchNotSent(f.batch.index);
+  };
+  for await (const rec of source.records()) hold(batcher.add(rec));
+  hold(batcher.rest());
+}
+
+/** Where the pipeline should be fixed when the API refused a field it maps. */
+function configErrorOf(plan: Plan, ledger: RunLedger): Pick<Summary, "config_error"> {
+  const stop = ledger.facts().stop;
+  if (stop?.kind !== "config") return {};
+  const mapped = stop.field !== undefined && plan.mapper.fields.includes(stop.field);
+  const at = plan.locate(mapped ? ["mappings", stop.field!] : ["target"]);
+  return {
+    config_error: { file: plan.file, ...(mapped ? { field: stop.field } : {}), ...at },
+  };
+}
+
+/** The first thing to do after a config refusal: fix that line of the pipeline file. */
+function configHint(plan: Plan, ledger: RunLedger): string[] {
+  const c = configErrorOf(plan, ledger).config_error;
+  if (!c) return [];
+  return [
+    `Fix ${
+      c.field ? `the mapping of "${c.field}"` : "the target section"
+    } at ${c.file}:${c.line}:${c.column}, then run again: nothing was loaded (deno task validate lists the fields the target knows)`,
+  ];
 }
 
 /**
