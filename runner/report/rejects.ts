@@ -5,7 +5,7 @@
  * `output.rejects_spreadsheet: true` also writes `<name>.spreadsheet.csv`, where cells a
  * spreadsheet would run as formulas are neutralised with a leading apostrophe.
  *
- * Rows go to a temporary file first and the CSV is written on close, so that a column that first
+ * Rows go to `<path>.part` first and the CSV is written on close, so that a column that first
  * appears in a late JSON record is still a column of every row.
  *
  * @module
@@ -115,8 +115,11 @@ export class RejectsWriter {
   flush(): void {
     if (this.#buf.length === 0) return;
     if (!this.#tmp) {
-      const path = Deno.makeTempFileSync({ prefix: "bulkrun-rejects-" });
-      this.#tmp = { path, file: Deno.openSync(path, { write: true, read: true }) };
+      // Beside the output: the run task may write only there (under out/).
+      const path = `${this.path}.part`;
+      const slash = path.lastIndexOf("/");
+      if (slash > 0) Deno.mkdirSync(path.slice(0, slash), { recursive: true });
+      this.#tmp = { path, file: Deno.openSync(path, createOpts) };
     }
     writeAll(this.#tmp.file, this.#enc.encode(this.#buf.join("\n") + "\n"));
     this.#buf = [];
