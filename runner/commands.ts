@@ -103,16 +103,24 @@ export async function expandPaths(paths: string[]): Promise<string[]> {
   return out;
 }
 
-/** An appender that warns instead of failing the run when a GitHub file may not be written. */
+/** Whether the one-line "use run-ci" warning was printed in this process. */
+let runCiWarned = false;
+
+/**
+ * An appender that warns once instead of failing the run when a GitHub file may not be written
+ * (a plain `deno task run` in Actions may not write under $RUNNER_TEMP).
+ */
 function appendOrWarn(io: Io): (path: string, text: string) => Promise<void> {
   return async (path, text) => {
     try {
       await io.appendFile(path, text);
     } catch (err) {
+      if (runCiWarned) return;
+      runCiWarned = true;
       io.err(
-        `warning: cannot write "${path}" (${
+        `warning: no job summary or step outputs: deno task run may not write "${path}" (${
           err instanceof Error ? err.message : err
-        }): in GitHub Actions use deno task run-ci, which may write under $RUNNER_TEMP`,
+        }); in GitHub Actions use deno task run-ci, which writes them`,
       );
     }
   };

@@ -151,9 +151,9 @@ Deno.test("run names every missing environment variable and an unclosed referenc
       dir,
       ["p.yaml"],
       [
-        "DIR/p.yaml:7:13 error Environment variable WORKSPAN_BASE_URL is not set (write ${WORKSPAN_BASE_URL:-default} to give a default)",
+        "DIR/p.yaml:7:13 error Environment variable WORKSPAN_BASE_URL is not set (write ${WORKSPAN_BASE_URL:-default} to give a default): target.base_url needs it",
         'DIR/p.yaml:8:19 error "${" is not closed: write ${NAME}, or $${ for a literal "${"',
-        "DIR/p.yaml:13:12 error Environment variable WS_TOKEN is not set: set WS_TOKEN to the API token",
+        "DIR/p.yaml:13:12 error Environment variable WS_TOKEN is not set: set WS_TOKEN to the API token: target.auth.token needs it",
         nothingSent("p.yaml"),
       ],
       { WORKSPAN_TOKEN: TOKEN },

@@ -183,3 +183,31 @@ Deno.test("a datetime without an offset in a DST gap is rejected locally under t
     assert.equal(s.counts.succeeded, 1);
   });
 });
+
+Deno.test("in GitHub Actions a failed row is annotated at its source line, relative to the workspace", async () => {
+  await withSandbox({ workspan: { token: TOKEN } }, async (sandbox) => {
+    const dir = await tempDir({
+      "data.csv": opportunitiesCsv(4, (i, row) => {
+        if (i === 2) row[2] = "lots";
+      }),
+      "p.yaml": workspanPipeline({ source: "data.csv", limits: "  max_error_rate: 0" }),
+    });
+    const temp = await Deno.makeTempDir({ prefix: "bulkrun-runner-temp-" });
+    const env = {
+      ...wsEnv(sandbox.url),
+      GITHUB_ACTIONS: "true",
+      RUNNER_TEMP: temp,
+      GITHUB_STEP_SUMMARY: `${temp}/step_summary`,
+      GITHUB_WORKSPACE: dir,
+    };
+    const r = await runCli(["run", `${dir}/p.yaml`], env, { cwd: dir, task: "run-ci" });
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stderr.split("\n");
+    assert.ok(
+      lines.includes(
+        `::error file=data.csv,line=4,title=e2e::row "op000002", field "amount": invalid value in field 'amount': "lots" is not a number (invalid_number) [local]`,
+      ),
+      r.stderr,
+    );
+  });
+});
