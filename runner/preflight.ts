@@ -48,7 +48,7 @@ export async function checkSourceColumns(
   const csv = plan.source.format === "csv";
   for (const m of plan.mappedColumns) {
     if (have.has(m.column)) continue;
-    const near = closest(m.column, columns);
+    const near = closest(m.column, columns) ?? overlapping(m.column, columns);
     const what = csv ? "the header of" : "the first record of";
     const d: Diagnostic = {
       code: "unknown_column",
@@ -62,6 +62,16 @@ export async function checkSourceColumns(
     (csv ? out.errors : out.warnings).push(d);
   }
   return out;
+}
+
+/** A column one name contains the other of ("Close" for "Close Date"), ignoring case. */
+function overlapping(name: string, columns: readonly string[]): string | undefined {
+  const n = name.toLowerCase();
+  const hits = columns.filter((c) => {
+    const l = c.toLowerCase();
+    return l.length >= 3 && (n.includes(l) || l.includes(n));
+  });
+  return hits.length === 1 ? hits[0] : undefined;
 }
 
 function list(columns: readonly string[]): string {

@@ -539,7 +539,11 @@ Deno.test("a mapped column missing from the CSV header stops the run at the head
     });
     const r = await runCli(["run", `${dir}/p.yaml`], envFor(sandbox), { cwd: dir });
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /data\.csv:1: .*"Close Date".*not in the header/);
+    // Named at the mapping that reads it, with a did-you-mean from the header.
+    assert.match(
+      r.stderr,
+      /p\.yaml:17:\d+ error Column "Close Date" \(mapped to "close_date"\) is not in the header of "[^"]*data\.csv": did you mean "Close"\?/,
+    );
     assert.equal(sandbox.workspan.requests.length, 0);
   });
 });
@@ -570,5 +574,5 @@ mappings:
     /p\.yaml:13:3 warning "Stag" is not a standard field of bigin: did you mean "Stage"\?/,
   );
   assert.match(r.stderr, /p\.yaml:\d+:\d+ warning bigin requires "Stage", which is not mapped/);
-  assert.match(r.stdout, /^::warning file=.*p\.yaml,line=13,col=3::/m);
+  assert.match(r.stdout, /^::warning file=.*p\.yaml,line=13,col=3,title=unknown_field::/m);
 });
