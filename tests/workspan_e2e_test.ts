@@ -110,12 +110,12 @@ Deno.test("run loads the example pipeline and reports local and remote failures 
       .split(/\r?\n/);
     assert.equal(
       rejects[0],
-      "Opportunity ID,Name,Close Date,Amount,Stage,Account,Owner,source_line,error",
+      "Opportunity ID,Name,Close Date,Amount,Stage,Account,Owner,source_line,key,error",
     );
     assert.equal(rejects.length, 4);
     assert.ok(
       rejects.some((l) =>
-        l.startsWith("aw00079,") && l.includes(",81,invalid value in field 'stage'")
+        l.startsWith("aw00079,") && l.includes(",81,aw00079,invalid value in field 'stage'")
       ),
     );
     assert.ok(!r.stdout.includes(TOKEN) && !r.stderr.includes(TOKEN), "the token is never printed");
@@ -322,7 +322,7 @@ Deno.test("validate and plan send nothing and describe the pipeline", async () =
   assert.equal(plan.code, 0, plan.stderr);
   assert.match(
     plan.stdout,
-    /a run would read 200 rows, reject 1 locally and send 199 in 1 batches/,
+    /a run would read 200 rows, reject 1 locally and send 199 in 1 batch:/,
   );
   assert.match(
     plan.stdout,
