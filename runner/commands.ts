@@ -18,6 +18,7 @@ import {
   annotateDiagnostics,
   endGroup,
   githubEnvironment,
+  relativeToWorkspace,
   startGroup,
   workflowCommand,
   writeGithubFailure,
@@ -28,7 +29,10 @@ import { redact, redactDeep } from "./util/redact.ts";
 import { assertCanWrite, writeAtomic } from "./util/fs.ts";
 import { acquireLock } from "./lock.ts";
 import { isAbsolute, resolve } from "node:path";
+import { count } from "./util/format.ts";
+import { duplicateFinder } from "./execute/batcher.ts";
 import { openSource } from "./sources/mod.ts";
+import { checkSourceColumns } from "./preflight.ts";
 import { TARGETS } from "./registry.ts";
 import { createFetchOnce } from "./targets/mod.ts";
 import type { RequestInfo, TargetDefinition } from "./targets/mod.ts";
@@ -74,7 +78,7 @@ export function reportError(io: Io, err: unknown): number {
     return err.code === "usage" || err.code === "invalid_source" ||
         err.code === "invalid_pipeline" || err.code === "resume_refused" ||
         err.code === "already_loaded" || err.code === "locked" ||
-        err.code === "journal_damaged"
+        err.code === "journal_damaged" || err.code === "config_refused"
       ? EXIT.invalid
       : EXIT.transport;
   }
@@ -105,16 +109,24 @@ export async function expandPaths(paths: string[]): Promise<string[]> {
   return out;
 }
 
-/** An appender that warns instead of failing the run when a GitHub file may not be written. */
+/** Whether the one-line "use run-ci" warning was printed in this process. */
+let runCiWarned = false;
+
+/**
+ * An appender that warns once instead of failing the run when a GitHub file may not be written
+ * (a plain `deno task run` in Actions may not write under $RUNNER_TEMP).
+ */
 function appendOrWarn(io: Io): (path: string, text: string) => Promise<void> {
   return async (path, text) => {
     try {
       await io.appendFile(path, text);
     } catch (err) {
+      if (runCiWarned) return;
+      runCiWarned = true;
       io.err(
-        `warning: cannot write "${path}" (${
+        `warning: no job summary or step outputs: deno task run may not write "${path}" (${
           err instanceof Error ? err.message : err
-        }): in GitHub Actions use deno task run-ci, which may write under $RUNNER_TEMP`,
+        }); in GitHub Actions use deno task run-ci, which writes them`,
       );
     }
   };
@@ -150,7 +162,18 @@ export async function loadPlan(
 ): Promise<Plan> {
   const schema = pipelineSchemaFor(targets);
   const loaded = await loadPipeline(file, { env: io.env, allowMissingEnv, schema });
-  return await compile(loaded, { targets });
+  const plan = await compile(loaded, { targets });
+  // A mapped column the header lacks is a typo: refuse before anything is read or sent.
+  const columns = await checkSourceColumns(plan);
+  if (columns.errors.length > 0) throw new PipelineError(file, columns.errors);
+  plan.warnings.push(...columns.warnings);
+  plan.warnings.sort((a, b) => a.line - b.line || a.column - b.column);
+  return plan;
+}
+
+/** A plan's warnings as `file:line:col warning message` lines. */
+export function warningLines(plan: Plan): string[] {
+  return plan.warnings.map((w) => `${plan.file}:${w.line}:${w.column} warning ${w.message}`);
 }
 
 /**
@@ -280,6 +303,9 @@ export async function runOne(
       io.err(oneLine(redact(line, plan.secrets)));
     }
   };
+  if (!options.json) {
+    for (const w of warningLines(plan)) io.err(w);
+  }
   const stateDir = options.stateDir ?? ".state";
   checkWritable([plan.output.summary, plan.output.rejects, stateDir]);
   checkOutputs(plan, stateDir);
@@ -428,10 +454,17 @@ export async function validateCommand(
   for (const file of files) {
     try {
       const plan = await loadPlan(file, io, targets, allowMissingEnv);
-      for (const w of plan.warnings) io.err(`${file}:${w.line}:${w.column} warning ${w.message}`);
+      for (const w of warningLines(plan)) io.err(w);
       if (format === "github") {
-        for (const w of plan.warnings) {
-          io.out(workflowCommand("warning", { file, line: w.line, col: w.column }, w.message));
+        const where = relativeToWorkspace(file, io.env("GITHUB_WORKSPACE"));
+        for (const w of plan.warnings.slice(0, 10)) {
+          io.out(
+            workflowCommand(
+              "warning",
+              { file: where, line: w.line, col: w.column, title: w.code },
+              w.message,
+            ),
+          );
         }
       }
       io.out(
@@ -440,7 +473,9 @@ export async function validateCommand(
     } catch (err) {
       bad++;
       if (err instanceof PipelineError && format === "github") {
-        for (const l of annotateDiagnostics(err.file, err.diagnostics)) io.out(l);
+        const where = relativeToWorkspace(err.file, io.env("GITHUB_WORKSPACE"));
+        // GitHub shows 10 annotations per severity and step; the text lines list every problem.
+        for (const l of annotateDiagnostics(where, err.diagnostics.slice(0, 10))) io.out(l);
       }
       reportError(io, err);
     }
@@ -455,10 +490,13 @@ export async function planCommand(
   io: Io,
   previewRows: number,
   targets: readonly TargetDefinition[] = TARGETS,
+  allowMissingEnv = false,
   stateDir = ".state",
 ): Promise<number> {
-  const plan = await loadPlan(file, io, targets);
+  // Plan sends nothing, so a missing secret is only a placeholder here.
+  const plan = await loadPlan(file, io, targets, allowMissingEnv);
   const out = (l: string) => io.out(redact(l, plan.secrets));
+  for (const w of warningLines(plan)) io.err(w);
   out(`pipeline ${plan.name} (${file})`);
   out(`  source  ${plan.source.path} (${plan.source.format})`);
   out(
@@ -480,50 +518,79 @@ export async function planCommand(
   out(
     `  polling every ${p.interval} ms, x${p.backoff} up to ${p.max_interval} ms, give up after ${p.timeout} ms`,
   );
-  const source = openSource(plan.source);
-  let read = 0;
-  let rejected = 0;
-  let mapped = 0;
+  const scan = await previewScan(plan, previewRows);
+  out(
+    `preview (first ${
+      count(scan.shown, "mapped row")
+    }, source -> sent; rejected rows are skipped here and listed below):`,
+  );
+  for (const l of scan.preview) out(l);
+  const { read, rejected, mapped } = scan;
+  const batches = Math.ceil(mapped / plan.target.batchSize);
+  out(
+    `a run would read ${count(read, "row")}, reject ${rejected} locally and send ${mapped} in ${
+      count(batches, "batch", "batches")
+    }: ${
+      count(requestCount(requests, batches), "request")
+    }, plus one status check per poll (the first ${p.interval} ms after each upload)`,
+  );
+  if (plan.send === "changed") out(await planChanges(plan, stateDir));
+  if (scan.rejects.length > 0) {
+    out(
+      `rows that would be rejected${
+        rejected > scan.rejects.length ? ` (first ${scan.rejects.length})` : ""
+      }:`,
+    );
+    for (const l of scan.rejects) out(l);
+  }
+  const rate = read === 0 ? 0 : rejected / read;
+  if (rate > plan.maxErrorRate) {
+    io.err(
+      `${file}: warning ${rejected} of ${count(read, "row")} (${
+        pct(rate)
+      }) would be rejected locally, above limits.max_error_rate ${
+        pct(plan.maxErrorRate)
+      }: a run would fail (exit 1)${
+        plan.stopBeforeSend
+          ? " before sending anything (limits.stop_before_send_on_error_rate)"
+          : " after sending the other rows; set limits.stop_before_send_on_error_rate: true to send nothing in that case"
+      }`,
+    );
+  }
+  return EXIT.ok;
+}
+
+function pct(x: number): string {
+  return `${Math.round(x * 10000) / 100}%`;
+}
+
+/** Reads the whole source as a run would: the first `rows` mapped rows and the first rejects. */
+async function previewScan(plan: Plan, rows: number) {
+  let read = 0, rejected = 0, mapped = 0, shown = 0;
   const preview: string[] = [];
   const rejects: string[] = [];
-  for await (const rec of source.records()) {
+  const dupes = duplicateFinder(plan.duplicates);
+  for await (const rec of openSource(plan.source).records()) {
     read++;
     const r = rec.error === undefined ? plan.mapper.map(rec.values) : undefined;
-    if (!r || !r.ok) {
+    const dup = r?.ok ? dupes(plan.keyOf(rec.values), rec.line) : undefined;
+    if (!r || !r.ok || dup?.reject) {
       rejected++;
       if (rejects.length < 20) {
-        rejects.push(
-          `  line ${rec.line}: ${
-            rec.error ?? (r && !r.ok ? r.errors.map((e) => e.message).join("; ") : "")
-          }`,
-        );
+        const why = rec.error ?? (r && !r.ok ? r.errors.map((e) => e.message).join("; ") : "") ??
+          "";
+        rejects.push(`  line ${rec.line}: ${why || dup?.message}`);
       }
       continue;
     }
     mapped++;
-    if (preview.length < previewRows) {
+    if (shown < rows) {
+      shown++;
       preview.push(`  line ${rec.line}: ${JSON.stringify(rec.values)}`);
       preview.push(`       -> ${JSON.stringify(r.row)}`);
     }
   }
-  out(`preview (first ${Math.min(previewRows, mapped)} mapped rows, source -> sent):`);
-  for (const l of preview) out(l);
-  const batches = Math.ceil(mapped / plan.target.batchSize);
-  out(
-    `a run would read ${read} rows, reject ${rejected} locally and send ${mapped} in ${batches} batches: ${
-      requestCount(requests, batches)
-    } requests, plus one status check per poll (the first ${p.interval} ms after each upload)`,
-  );
-  if (plan.send === "changed") out(await planChanges(plan, stateDir));
-  if (rejects.length > 0) {
-    out(
-      `rows that would be rejected${
-        rejected > rejects.length ? ` (first ${rejects.length})` : ""
-      }:`,
-    );
-    for (const l of rejects) out(l);
-  }
-  return EXIT.ok;
+  return { read, rejected, mapped, shown, preview, rejects };
 }
 
 /**

@@ -25,9 +25,17 @@ export interface Plan {
   target: Target;
   polling: Pipeline["polling"];
   maxErrorRate: number;
-  output: { summary?: string; rejects?: string; maxErrors: number };
+  /** `limits.stop_before_send_on_error_rate`: scan the whole source before sending anything. */
+  stopBeforeSend: boolean;
+  /** What to do with a key seen again in the same file (`duplicates`). */
+  duplicates: "reject" | "allow";
+  output: { summary?: string; rejects?: string; rejectsSpreadsheet?: boolean; maxErrors: number };
   /** Values never to print. */
   secrets: string[];
+  /** Line and column of a path in the pipeline file (`["mappings", "Phone"]`), for reports. */
+  locate: (path: readonly (string | number)[]) => { line: number; column: number };
+  /** Every source column a mapping reads, with the field and the mapping's path. */
+  mappedColumns: { field: string; column: string; path: (string | number)[] }[];
   /** Things that are allowed but probably wrong (a field the target does not list). */
   warnings: Diagnostic[];
   /** Retry budget for the target's requests. */
@@ -113,6 +121,24 @@ function fieldWarnings(
   return warnings;
 }
 
+/** The source columns each mapping reads: `from`, the shorthand, and a template's `{Column}`s. */
+function mappedColumns(mappings: Record<string, string | MappingSpec>): Plan["mappedColumns"] {
+  const out: Plan["mappedColumns"] = [];
+  for (const [field, m] of Object.entries(mappings)) {
+    if (typeof m === "string") out.push({ field, column: m, path: ["mappings", field] });
+    else if (m.from !== undefined) {
+      out.push({ field, column: m.from, path: ["mappings", field, "from"] });
+    } else if (m.template !== undefined) {
+      // `{{` and `}}` are escaped braces, not placeholders.
+      const text = m.template.replaceAll("{{", "").replaceAll("}}", "");
+      for (const [, column] of text.matchAll(/\{([^{}]+)\}/g)) {
+        out.push({ field, column: column!, path: ["mappings", field, "template"] });
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * Compiles a loaded pipeline into a plan.
  *
@@ -181,7 +207,7 @@ export async function compile(
   }
 
   const mappings = p.mappings as Record<string, string | MappingSpec>;
-  const mapper = compileMapper(mappings, p.key);
+  const mapper = compileMapper(mappings, p.key, p.timezone ? { timezone: p.timezone } : {});
   const shape = {
     key: p.key,
     fields: mapper.fields.map((name) => {
@@ -215,14 +241,19 @@ export async function compile(
     target,
     polling: p.polling,
     maxErrorRate: p.limits.max_error_rate,
+    stopBeforeSend: p.limits.stop_before_send_on_error_rate,
+    duplicates: p.duplicates,
     output: {
       // Outputs are relative to the working directory (where CI collects artifacts), not to the
       // pipeline file: `deno task run` may write only under out/ and .state/.
       ...(p.output.summary ? { summary: p.output.summary } : {}),
       ...(p.output.rejects ? { rejects: p.output.rejects } : {}),
+      ...(p.output.rejects_spreadsheet ? { rejectsSpreadsheet: true } : {}),
       maxErrors: p.output.max_errors,
     },
     secrets: [...new Set([...loaded.secrets, ...secretValues(definition.schema, p.target)])],
+    locate: (path) => locate(path, true),
+    mappedColumns: mappedColumns(mappings),
     warnings,
     retry: {
       attempts: t.retries.attempts,
@@ -237,6 +268,8 @@ export async function compile(
       source: { format, delimiter: p.source.delimiter },
       key: p.key,
       mappings: p.mappings,
+      ...(p.timezone ? { timezone: p.timezone } : {}),
+      ...(p.duplicates !== "reject" ? { duplicates: p.duplicates } : {}),
       target: identityOf(definition.schema, p.target),
       batch_size: targetBatchSize,
     },

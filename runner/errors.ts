@@ -16,6 +16,7 @@ export type ErrorCode =
   | "auth" // the API refused our credentials
   | "transport" // the API could not be reached, or answered something we cannot read
   | "api" // the API answered with an error we cannot recover from
+  | "config_refused" // the API refused what the pipeline asked for (a field the module lacks)
   | "internal";
 
 /** One problem in a pipeline file, with where it is. Lines and columns are 1-based. */
@@ -61,6 +62,16 @@ export class HttpError extends RunnerError {
     super(code, message, options);
     this.name = "HttpError";
     this.status = status;
+  }
+}
+
+/** The API refused what the pipeline asked for; carries the field it named, when it named one. */
+export class ConfigRefusedError extends HttpError {
+  readonly field: string | undefined;
+  constructor(status: number, message: string, field?: string, options?: ErrorOptions) {
+    super("config_refused", status, message, options);
+    this.name = "ConfigRefusedError";
+    this.field = field;
   }
 }
 

@@ -75,9 +75,10 @@ Shows the compiled steps, a preview of mapped rows and the rows that would be re
 Sends nothing.
 
 Options:
-  --rows N         rows to preview (default 5)
-  --state-dir DIR  where send: changed pipelines keep their state (default .state)
-  -h, --help       this text
+  --rows N             mapped rows to preview (default 5; rejected rows are listed apart)
+  --allow-missing-env  stand in for unset variables (plan sends nothing)
+  --state-dir DIR      where send: changed pipelines keep their state (default .state)
+  -h, --help           this text
 
 Exit codes: 0 planned, 2 invalid pipeline, unreadable source or bad command line.`,
   schema: `Usage: deno task schema [options]
@@ -215,6 +216,7 @@ async function main(args: string[]): Promise<number> {
           io,
           rows,
           undefined,
+          v["allow-missing-env"],
           v["state-dir"] ?? Deno.env.get("BULKRUN_STATE_DIR") ?? ".state",
         );
       }

@@ -151,9 +151,9 @@ Deno.test("run names every missing environment variable and an unclosed referenc
       dir,
       ["p.yaml"],
       [
-        "DIR/p.yaml:7:13 error Environment variable WORKSPAN_BASE_URL is not set (write ${WORKSPAN_BASE_URL:-default} to give a default)",
+        "DIR/p.yaml:7:13 error Environment variable WORKSPAN_BASE_URL is not set (write ${WORKSPAN_BASE_URL:-default} to give a default): target.base_url needs it",
         'DIR/p.yaml:8:19 error "${" is not closed: write ${NAME}, or $${ for a literal "${"',
-        "DIR/p.yaml:13:12 error Environment variable WS_TOKEN is not set: set WS_TOKEN to the API token",
+        "DIR/p.yaml:13:12 error Environment variable WS_TOKEN is not set: set WS_TOKEN to the API token: target.auth.token needs it",
         nothingSent("p.yaml"),
       ],
       { WORKSPAN_TOKEN: TOKEN },
@@ -539,7 +539,11 @@ Deno.test("a mapped column missing from the CSV header stops the run at the head
     });
     const r = await runCli(["run", `${dir}/p.yaml`], envFor(sandbox), { cwd: dir });
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /data\.csv:1: .*"Close Date".*not in the header/);
+    // Named at the mapping that reads it, with a did-you-mean from the header.
+    assert.match(
+      r.stderr,
+      /p\.yaml:17:\d+ error Column "Close Date" \(mapped to "close_date"\) is not in the header of "[^"]*data\.csv": did you mean "Close"\?/,
+    );
     assert.equal(sandbox.workspan.requests.length, 0);
   });
 });
@@ -570,5 +574,5 @@ mappings:
     /p\.yaml:13:3 warning "Stag" is not a standard field of bigin: did you mean "Stage"\?/,
   );
   assert.match(r.stderr, /p\.yaml:\d+:\d+ warning bigin requires "Stage", which is not mapped/);
-  assert.match(r.stdout, /^::warning file=.*p\.yaml,line=13,col=3::/m);
+  assert.match(r.stdout, /^::warning file=.*p\.yaml,line=13,col=3,title=unknown_field::/m);
 });

@@ -476,7 +476,14 @@ export function parsePipeline(
   const problems: { path: Path; code: string; message: string }[] = [];
   const fromEnv: FromEnv[] = [];
   const interpolated = interpolateTree(data, [], env, problems, fromEnv, allowMissingEnv);
-  const diagnostics: Diagnostic[] = problems.map((p) => ({ ...p, ...locate(p.path) }));
+  const diagnostics: Diagnostic[] = problems.map((p) => ({
+    ...p,
+    // Name the field that needs the variable: "target.auth.client_id needs it".
+    ...(p.code === "missing_env" && p.path.length > 0
+      ? { message: `${p.message}: ${p.path.join(".")} needs it` }
+      : {}),
+    ...locate(p.path),
+  }));
   const result = validate(interpolated, locate, schema);
   if (!result.ok) {
     // A value whose variable is missing still holds its `${...}`: that it then is not a URL

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { mapping } from "../mapping/spec.ts";
+import { mapping, timezone } from "../mapping/spec.ts";
 import { duration } from "./fields.ts";
 
 /** The `source` section. */
@@ -37,6 +37,10 @@ const limitsSchema = z.strictObject({
   max_error_rate: z.number().min(0).max(1).default(0).meta({
     description: "(rejected + failed rows) / read rows above this makes the run fail (exit 1)",
   }),
+  stop_before_send_on_error_rate: z.boolean().default(false).meta({
+    description:
+      "Read the whole source first and send nothing (exit 1) when the rows rejected locally already exceed max_error_rate; costs one more read of the file",
+  }),
 });
 
 /** The `output` section. */
@@ -47,7 +51,11 @@ const outputSchema = z.strictObject({
   }),
   rejects: z.string().min(1).optional().meta({
     description:
-      "Write every rejected or failed row here as CSV (relative to the working directory): the input's columns plus source_line and error",
+      "Write every rejected or failed row here as CSV (relative to the working directory): the input's columns, values exactly as read, plus source_line, key, error (and raw for unparseable records)",
+  }),
+  rejects_spreadsheet: z.boolean().default(false).meta({
+    description:
+      "Also write <rejects>.spreadsheet.csv for spreadsheets: cells that would run as formulas get a leading apostrophe (the rejects file itself keeps values as read, for reloading)",
   }),
   max_errors: z.number().int().min(0).default(1000).meta({
     description: "At most this many row errors listed in the summary (the rejects file has all)",
@@ -78,6 +86,14 @@ function pipelineShape(targetSchema: z.ZodType<TargetSection, unknown>) {
       send: z.enum(["all", "changed"]).default("all").meta({
         description:
           "all: every row; changed: only rows whose mapped values differ from what the API last confirmed for their key (needs key; see docs/change-only-sync.md)",
+      }),
+      duplicates: z.enum(["reject", "allow"]).default("reject").meta({
+        description:
+          "A key seen again in the same file: reject the later row locally, naming both lines (reject), or send both and let the API decide (allow)",
+      }),
+      timezone: timezone.optional().meta({
+        description:
+          "IANA time zone (e.g. Europe/Paris) of datetimes without an offset; default UTC. A time that does not exist or exists twice there (DST) is rejected",
       }),
       mappings: z.record(z.string().min(1), mapping).meta({
         description: "Target field -> where its value comes from",

@@ -11,14 +11,18 @@
  * @module
  */
 import { RunnerError } from "../errors.ts";
+import { count } from "../util/format.ts";
 import type { BatchOutcome } from "../journal.ts";
 import type { BatchSummary, Counts, RowError } from "../report/summary.ts";
 import type { Batch, BatchCounts, RowFailure } from "../targets/mod.ts";
 
 /** Why a run stopped before the end. */
 export interface Stop {
-  kind: "transport" | "input" | "timeout";
+  /** `config`: the API refused what the pipeline asked for (a field the module does not have). */
+  kind: "transport" | "input" | "config" | "limit" | "timeout";
   reason: string;
+  /** The target field a `config` stop is about, when the API named it. */
+  field?: string;
 }
 
 /** A row that did not load remotely, for the rejects file. */
@@ -316,9 +320,9 @@ export class RunLedger {
   // ---- the run ----
 
   /** The run stops; a transport or input stop outranks a timeout. */
-  stop(kind: Stop["kind"], reason: string): void {
+  stop(kind: Stop["kind"], reason: string, field?: string): void {
     if (!this.#stop || (this.#stop.kind === "timeout" && kind !== "timeout")) {
-      this.#stop = { kind, reason };
+      this.#stop = { kind, reason, ...(field === undefined ? {} : { field }) };
     }
   }
 
@@ -360,11 +364,17 @@ export class RunLedger {
       );
     }
     if (rejects && rejects.rows > 0) {
+      const r = this.#rows;
+      const parts = [
+        r.rejected > 0 ? `${count(r.rejected, "row")} rejected locally` : "",
+        r.failed > 0 ? `${count(r.failed, "row")} the API failed` : "",
+        r.skipped > 0 ? `${count(r.skipped, "row")} the API skipped (see their errors)` : "",
+      ].filter(Boolean);
       const one = rejects.rows === 1;
       this.#hints.push(
-        `${rejects.rows} ${
-          one ? "row that did not load is" : "rows that did not load are"
-        } in ${rejects.path}, with ${one ? "its" : "their"} line and error`,
+        `${count(rejects.rows, "row")} that did not load ${one ? "is" : "are"} in ${rejects.path}${
+          parts.length > 0 ? ` (${parts.join(", ")})` : ""
+        }, with ${one ? "its" : "their"} line and error`,
       );
     }
     this.#errors.sort(byLine);
@@ -567,6 +577,7 @@ function remoteError(batch: Batch, f: { row?: number; fail: RowFailure }): RowEr
     ...(fail.code ? { code: fail.code } : {}),
     message: fail.message,
     stage: "remote",
+    ...(fail.outcome === "skipped" ? { outcome: "skipped" as const } : {}),
   };
 }
 

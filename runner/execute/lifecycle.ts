@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { HttpError, RunnerError, TransportError } from "../errors.ts";
+import { ConfigRefusedError, HttpError, RunnerError, TransportError } from "../errors.ts";
 import type { BatchOutcome, JournalEvent } from "../journal.ts";
 import type {
   Batch,
@@ -254,7 +254,9 @@ async function submit(batch: Batch, d: LifecycleDeps): Promise<Submission | unde
       d.journal({ event: "refused", batch: batch.index, message: msg, at: at() });
       s.batchRefused(batch.index, msg);
     }
-    s.stop("transport", msg);
+    // A refusal of what the pipeline asked for is a config mistake (exit 2), not an outage.
+    if (err instanceof ConfigRefusedError) s.stop("config", msg, err.field);
+    else s.stop("transport", msg);
     return undefined;
   }
   d.journal({ event: "accepted", batch: batch.index, submission: sub, at: at() });

@@ -15,7 +15,7 @@
 import type { Plan } from "../compile.ts";
 import { RunnerError } from "../errors.ts";
 import type { JournalEvent, JournalWriter, PriorBatch } from "../journal.ts";
-import { RejectsWriter } from "../report/rejects.ts";
+import { type RejectsOptions, RejectsWriter } from "../report/rejects.ts";
 import { redact, redactDeep } from "../util/redact.ts";
 import type { Summary } from "../report/summary.ts";
 import {
@@ -25,6 +25,8 @@ import {
 } from "../sources/mod.ts";
 import { Batcher, type InFlight } from "./batcher.ts";
 import { type ChangeTracker, finishChanges } from "./changes.ts";
+import { scanRejects } from "../preflight.ts";
+import { count } from "../util/format.ts";
 import { RunLedger } from "./ledger.ts";
 import { type LifecycleDeps, type Resumed, runBatch } from "./lifecycle.ts";
 import { Pool } from "./pool.ts";
@@ -92,7 +94,10 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     deps.journal?.writer.record(redactDeep(e, plan.secrets) as JournalEvent);
   const source = (deps.openSource ?? defaultOpenSource)(plan.source);
   const rejects = plan.output.rejects
-    ? new RedactingRejects(plan.output.rejects, () => source.columns(), plan.secrets)
+    ? new RedactingRejects(plan.output.rejects, () => source.columns(), {
+      keyOf: plan.keyOf,
+      ...(plan.output.rejectsSpreadsheet ? { spreadsheet: true } : {}),
+    }, plan.secrets)
     : undefined;
   const pool = new Pool(plan.target.concurrency);
   const run: Run = {
@@ -125,7 +130,11 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   };
 
   const batcher = new Batcher(plan, plan.target.batchSize, ledger, rejects, deps.changes);
-  await readAll(run, source, batcher, rejects);
+  const over = plan.stopBeforeSend ? await rejectRateOver(plan, deps) : undefined;
+  if (over) {
+    ledger.stop("limit", over);
+    await readOnly(source, batcher, ledger);
+  } else await readAll(run, source, batcher, rejects);
   run.progress("waiting", true);
   await pool.drain();
   rejects?.close();
@@ -155,16 +164,22 @@ export function addSecret(secrets: string[], value: string): void {
 /** The rejects file, with secrets hidden in the error messages it writes. */
 class RedactingRejects extends RejectsWriter {
   readonly #secrets: readonly string[];
-  constructor(path: string, columns: () => readonly string[], secrets: readonly string[]) {
-    super(path, columns);
+  constructor(
+    path: string,
+    columns: () => readonly string[],
+    options: RejectsOptions,
+    secrets: readonly string[],
+  ) {
+    super(path, columns, options);
     this.#secrets = secrets;
   }
   override write(
     values: Readonly<Record<string, unknown>>,
     line: number | undefined,
     error: string,
+    raw?: string,
   ): void {
-    super.write(values, line, redact(error, this.#secrets));
+    super.write(values, line, redact(error, this.#secrets), raw);
   }
 }
 
@@ -187,6 +202,7 @@ function summaryOf(
     duration_ms: o.finished - o.started,
     ...(run.prior.size > 0 ? { resumed: true } : {}),
     source: plan.source.path,
+    ...configErrorOf(plan, ledger),
     counts: ledger.counts(),
     error_rate: Math.round(v.errorRate * 1e6) / 1e6,
     max_error_rate: plan.maxErrorRate,
@@ -194,13 +210,62 @@ function summaryOf(
     errors: lists.errors,
     errors_omitted: lists.errorsOmitted,
     problems: lists.problems,
-    hints: lists.hints,
+    hints: configHint(plan, ledger).concat(lists.hints),
     exit_code: v.exit,
     outputs: {
       ...(plan.output.summary ? { summary: plan.output.summary } : {}),
       ...(o.rejects !== undefined ? { rejects: o.rejects } : {}),
     },
   };
+}
+
+/**
+ * The first pass of `limits.stop_before_send_on_error_rate`: why nothing may be sent, when the
+ * rows rejected locally already exceed `max_error_rate`.
+ */
+async function rejectRateOver(plan: Plan, deps: ExecuteDeps): Promise<string | undefined> {
+  const scan = await scanRejects(plan, deps.openSource ?? defaultOpenSource);
+  const rate = scan.read === 0 ? 0 : scan.rejected / scan.read;
+  if (rate <= plan.maxErrorRate) return undefined;
+  const pct = (x: number) => `${Math.round(x * 10000) / 100}%`;
+  return `${scan.rejected} of ${count(scan.read, "row")} (${
+    pct(rate)
+  }) are rejected locally, above max_error_rate ${
+    pct(plan.maxErrorRate)
+  }: nothing was sent (limits.stop_before_send_on_error_rate)`;
+}
+
+/** Reads and maps every record into the ledger and the rejects file, sending nothing. */
+async function readOnly(source: Source, batcher: Batcher, ledger: RunLedger): Promise<void> {
+  const hold = (f: InFlight | undefined) => {
+    if (!f) return;
+    ledger.openBatch(f.batch);
+    ledger.batchNotSent(f.batch.index);
+  };
+  for await (const rec of source.records()) hold(batcher.add(rec));
+  hold(batcher.rest());
+}
+
+/** Where the pipeline should be fixed when the API refused a field it maps. */
+function configErrorOf(plan: Plan, ledger: RunLedger): Pick<Summary, "config_error"> {
+  const stop = ledger.facts().stop;
+  if (stop?.kind !== "config") return {};
+  const mapped = stop.field !== undefined && plan.mapper.fields.includes(stop.field);
+  const at = plan.locate(mapped ? ["mappings", stop.field!] : ["target"]);
+  return {
+    config_error: { file: plan.file, ...(mapped ? { field: stop.field } : {}), ...at },
+  };
+}
+
+/** The first thing to do after a config refusal: fix that line of the pipeline file. */
+function configHint(plan: Plan, ledger: RunLedger): string[] {
+  const c = configErrorOf(plan, ledger).config_error;
+  if (!c) return [];
+  return [
+    `Fix ${
+      c.field ? `the mapping of "${c.field}"` : "the target section"
+    } at ${c.file}:${c.line}:${c.column}, then run again: nothing was loaded (deno task validate lists the fields the target knows)`,
+  ];
 }
 
 /**

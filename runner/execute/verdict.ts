@@ -38,6 +38,18 @@ const TABLE: readonly Row[] = [
     reason: (f) => f.stop?.reason,
   },
   {
+    when: (f) => f.stop?.kind === "config",
+    status: "failed",
+    exit: EXIT.invalid,
+    reason: (f) => f.stop?.reason,
+  },
+  {
+    when: (f) => f.stop?.kind === "limit",
+    status: "failed",
+    exit: EXIT.rowsFailed,
+    reason: (f) => f.stop?.reason,
+  },
+  {
     when: (f) => f.stop?.kind === "input",
     status: "failed",
     exit: EXIT.invalid,

@@ -112,14 +112,14 @@ Deno.test("a mapped row holds only the mapped fields", () => {
 Deno.test("the key field is required even when not marked so", () => {
   for (const missing of [{}, { ID: "" }, { ID: "  " }, { ID: null }]) {
     assert.deepEqual(errors({ id: "ID", name: "Name" }, { ...missing, Name: "x" }), [
-      { field: "id", code: "key_missing", message: "Missing value of key field" },
+      { field: "id", code: "key_missing", message: "Missing value of key field 'id'" },
     ]);
   }
 });
 
 Deno.test("the key field can be any field, not only the first", () => {
   assert.deepEqual(errors({ name: "Name", id: "ID" }, { Name: "" }, "id"), [
-    { field: "id", code: "key_missing", message: "Missing value of key field" },
+    { field: "id", code: "key_missing", message: "Missing value of key field 'id'" },
   ]);
 });
 

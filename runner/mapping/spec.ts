@@ -9,6 +9,16 @@ import { z } from "zod";
 /** Value types a mapped field can have. */
 export const FIELD_TYPES = ["string", "number", "integer", "boolean", "date", "datetime"] as const;
 
+/** An IANA time zone name that this runtime's Intl knows. */
+export const timezone = z.string().min(1).refine((tz) => {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, { error: "Not an IANA time zone name (e.g. Europe/Paris, America/New_York, UTC)" });
+
 const constant = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 /** The long form of one mapping: where a target field's value comes from and how it is checked. */
@@ -28,6 +38,10 @@ export const mappingObject = z
     format: z.string().min(1).optional().meta({
       description:
         "Input format of a date or datetime, tokens yyyy yy MM M MMM dd d HH mm ss (date default yyyy-MM-dd; datetime default ISO 8601); yy reads 69-99 as 1969-1999 and 00-68 as 2000-2068, as POSIX does",
+    }),
+    timezone: timezone.optional().meta({
+      description:
+        "Datetime only: IANA time zone of values without an offset (overrides the pipeline's timezone)",
     }),
     default: constant.optional().meta({ description: "Used when the source value is empty" }),
     required: z.boolean().default(false).meta({
@@ -53,6 +67,14 @@ export const mappingObject = z
           : `A mapping takes only one of "from", "value" or "template", not ${
             given.map((g) => `"${g}"`).join(" and ")
           }`,
+      });
+    }
+    if (m.timezone !== undefined && m.type !== "datetime") {
+      ctx.issues.push({
+        code: "custom",
+        input: m,
+        path: ["timezone"],
+        message: `"timezone" applies to datetime fields, not to type "${m.type}"`,
       });
     }
     if (m.format !== undefined && m.type !== "date" && m.type !== "datetime") {

@@ -69,17 +69,25 @@ export function humanReport(s: Summary, style: Style, maxErrors = 10): string[] 
       lines.push(`  ... ${count(s.batches.length - shown.length, "more batch", "more batches")}`);
     }
   }
-  if (s.errors.length > 0) {
-    lines.push("  first failed rows:");
-    for (const e of s.errors.slice(0, maxErrors)) {
-      lines.push(
-        `    ${e.source_line !== undefined ? `line ${e.source_line}` : "line ?"}${
-          e.key ? ` [${oneLine(e.key)}]` : ""
-        } ${e.stage}: ${oneLine(e.message)}`,
-      );
-    }
-    const more = s.errors.length - Math.min(maxErrors, s.errors.length) + s.errors_omitted;
-    if (more > 0) lines.push(`    ... ${more} more`);
+  // Failed and skipped rows are told apart: a skip (a duplicate to insert) is not a failure.
+  const failed = s.errors.filter((e) => e.outcome !== "skipped");
+  const skipped = s.errors.filter((e) => e.outcome === "skipped");
+  const row = (e: Summary["errors"][number]) =>
+    `    ${e.source_line !== undefined ? `line ${e.source_line}` : "line ?"}${
+      e.key ? ` [${oneLine(e.key)}]` : ""
+    } ${e.stage === "local" ? "rejected locally" : e.outcome ?? "failed"}: ${oneLine(e.message)}${
+      e.code ? ` (${oneLine(e.code)})` : ""
+    }`;
+  if (failed.length > 0) {
+    lines.push(`  first rows that failed (${c.rejected} rejected locally, ${c.failed} failed):`);
+    for (const e of failed.slice(0, maxErrors)) lines.push(row(e));
+    const more = c.rejected + c.failed - Math.min(maxErrors, failed.length);
+    if (more > 0) lines.push(`    ... ${count(more, "more row")}`);
+  }
+  if (skipped.length > 0) {
+    const why = [...new Set(skipped.map((e) => e.code ?? e.message))].slice(0, 3).join(", ");
+    lines.push(`  ${count(c.skipped, "row")} skipped by the API (${oneLine(why)}), first:`);
+    for (const e of skipped.slice(0, Math.min(3, maxErrors))) lines.push(row(e));
   }
   for (const p of s.problems) lines.push(`  ${paint(style.color, "31", "problem")}: ${oneLine(p)}`);
   for (const h of s.hints) lines.push(`  ${paint(style.color, "36", "next")}: ${oneLine(h)}`);

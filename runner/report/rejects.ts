@@ -1,6 +1,12 @@
 /**
- * The rejects file: every row that did not load, in the input's own columns plus `source_line`
- * and `error`, so a person can fix the rows in a spreadsheet and feed the file back.
+ * The rejects file: every row that did not load, with its values exactly as they were read, plus
+ * `source_line`, `key`, `error` and, for records that could not be parsed, `raw` (the line's
+ * text). Ready to fix and reload: nothing is added to a value. For spreadsheets,
+ * `output.rejects_spreadsheet: true` also writes `<name>.spreadsheet.csv`, where cells a
+ * spreadsheet would run as formulas are neutralised with a leading apostrophe.
+ *
+ * Rows go to `<path>.part` first and the CSV is written on close, so that a column that first
+ * appears in a late JSON record is still a column of every row.
  *
  * @module
  */
@@ -17,30 +23,52 @@ export function neutralise(cell: string): string {
   return FORMULA_START.test(cell) && !PLAIN_NUMBER.test(cell) ? `'${cell}` : cell;
 }
 
+/** The spreadsheet copy's path: `out/rejects.csv` -> `out/rejects.spreadsheet.csv`. */
+export function spreadsheetPath(path: string): string {
+  const m = /^(.*?)(\.[^./\\]*)?$/.exec(path)!;
+  return `${m[1]}.spreadsheet${m[2] ?? ".csv"}`;
+}
+
 function text(v: unknown): string {
   if (v === null || v === undefined) return "";
   if (typeof v === "object") return JSON.stringify(v);
   return String(v);
 }
 
-/** Writes rejected rows as CSV, creating the file on first use. */
+/** The columns the runner adds after the input's own. */
+const ADDED = ["source_line", "key", "error"] as const;
+
+/** Options of {@linkcode RejectsWriter}. */
+export interface RejectsOptions {
+  /** The key of a source record, for the `key` column. */
+  keyOf?: (values: Readonly<Record<string, unknown>>) => string | undefined;
+  /** Also write the formula-safe copy for spreadsheets. */
+  spreadsheet?: boolean;
+}
+
+/** Writes rejected rows as CSV, creating the file on close. */
 export class RejectsWriter {
   readonly path: string;
-  #columns: readonly string[] | undefined;
-  #file: Deno.FsFile | undefined;
+  readonly #getColumns: () => readonly string[];
+  readonly #options: RejectsOptions;
+  readonly #columns: string[] = [];
+  readonly #known = new Set<string>();
+  #raw = false;
+  #tmp: { path: string; file: Deno.FsFile } | undefined;
   #buf: string[] = [];
   #size = 0;
   #rows = 0;
   readonly #enc = new TextEncoder();
-  readonly #getColumns: () => readonly string[];
 
   /**
    * @param path where to write
-   * @param columns the input's columns, asked for on the first write (a CSV header is known by then)
+   * @param columns the input's columns (a CSV header), asked for on each write; a JSON record's
+   *   own properties are added as they appear
    */
-  constructor(path: string, columns: () => readonly string[]) {
+  constructor(path: string, columns: () => readonly string[], options: RejectsOptions = {}) {
     this.path = path;
     this.#getColumns = columns;
+    this.#options = options;
   }
 
   /** Rows written so far. */
@@ -48,15 +76,33 @@ export class RejectsWriter {
     return this.#rows;
   }
 
-  #open(): void {
-    if (this.#file) return;
-    this.#columns = [...this.#getColumns()];
-    const slash = this.path.lastIndexOf("/");
-    if (slash > 0) Deno.mkdirSync(this.path.slice(0, slash), { recursive: true });
-    this.#file = Deno.openSync(this.path, { write: true, create: true, truncate: true });
-    this.#push(
-      [...this.#columns, "source_line", "error"].map((c) => csvCell(neutralise(c))).join(","),
-    );
+  /** The spreadsheet copy's path, when one is written. */
+  get spreadsheet(): string | undefined {
+    return this.#options.spreadsheet ? spreadsheetPath(this.path) : undefined;
+  }
+
+  #column(c: string): void {
+    if (this.#known.has(c)) return;
+    this.#known.add(c);
+    this.#columns.push(c);
+  }
+
+  /** Adds one rejected record; `raw` is the text of a record that could not be parsed. */
+  write(
+    values: Readonly<Record<string, unknown>>,
+    line: number | undefined,
+    error: string,
+    raw?: string,
+  ): void {
+    for (const c of this.#getColumns()) this.#column(c);
+    for (const c of Object.keys(values)) this.#column(c);
+    if (raw !== undefined) this.#raw = true;
+    const key = this.#options.keyOf?.(values);
+    // One JSON object a line: the final columns are known only on close.
+    const row: Record<string, string> = {};
+    for (const [c, v] of Object.entries(values)) row[c] = text(v);
+    this.#push(JSON.stringify([line ?? "", key ?? "", error, raw ?? "", row]));
+    this.#rows++;
   }
 
   #push(line: string): void {
@@ -65,29 +111,75 @@ export class RejectsWriter {
     if (this.#size > 64 * 1024) this.flush();
   }
 
-  /** Adds one rejected record. */
-  write(values: Readonly<Record<string, unknown>>, line: number | undefined, error: string): void {
-    this.#open();
-    const cells = this.#columns!.map((c) => csvCell(neutralise(text(values[c]))));
-    cells.push(line === undefined ? "" : String(line), csvCell(neutralise(error)));
-    this.#push(cells.join(","));
-    this.#rows++;
-  }
-
-  /** Writes what is buffered. */
+  /** Writes what is buffered to the temporary file. */
   flush(): void {
-    if (!this.#file || this.#buf.length === 0) return;
-    const data = this.#enc.encode(this.#buf.join("\r\n") + "\r\n");
-    let off = 0;
-    while (off < data.length) off += this.#file.writeSync(data.subarray(off));
+    if (this.#buf.length === 0) return;
+    if (!this.#tmp) {
+      // Beside the output: the run task may write only there (under out/).
+      const path = `${this.path}.part`;
+      const slash = path.lastIndexOf("/");
+      if (slash > 0) Deno.mkdirSync(path.slice(0, slash), { recursive: true });
+      this.#tmp = { path, file: Deno.openSync(path, createOpts) };
+    }
+    writeAll(this.#tmp.file, this.#enc.encode(this.#buf.join("\n") + "\n"));
     this.#buf = [];
     this.#size = 0;
   }
 
-  /** Flushes and closes; creates a header-only file when nothing was rejected. */
+  /** Writes the CSV (header-only when nothing was rejected) and removes the temporary file. */
   close(): void {
-    this.#open();
     this.flush();
-    this.#file!.close();
+    for (const c of this.#getColumns()) this.#column(c);
+    const slash = this.path.lastIndexOf("/");
+    if (slash > 0) Deno.mkdirSync(this.path.slice(0, slash), { recursive: true });
+    const sinks = [{ file: Deno.openSync(this.path, createOpts), safe: (s: string) => s }];
+    const sheet = this.spreadsheet;
+    if (sheet) sinks.push({ file: Deno.openSync(sheet, createOpts), safe: neutralise });
+    const header = [...this.#columns, ...ADDED, ...(this.#raw ? ["raw"] : [])];
+    const out = sinks.map(() => [] as string[]);
+    const emit = (cells: string[], force = false) => {
+      sinks.forEach((s, i) => {
+        out[i]!.push(cells.map((c) => csvCell(s.safe(c))).join(","));
+        if (force || out[i]!.length >= 512) {
+          writeAll(s.file, this.#enc.encode(out[i]!.join("\r\n") + "\r\n"));
+          out[i] = [];
+        }
+      });
+    };
+    emit(header);
+    if (this.#tmp) {
+      this.#tmp.file.close();
+      const body = Deno.readTextFileSync(this.#tmp.path);
+      Deno.removeSync(this.#tmp.path);
+      this.#tmp = undefined;
+      let start = 0;
+      for (;;) {
+        const end = body.indexOf("\n", start);
+        if (end < 0) break;
+        const [line, key, error, raw, row] = JSON.parse(body.slice(start, end)) as [
+          number | "",
+          string,
+          string,
+          string,
+          Record<string, string>,
+        ];
+        start = end + 1;
+        const cells = this.#columns.map((c) => row[c] ?? "");
+        cells.push(String(line), key, error);
+        if (this.#raw) cells.push(raw);
+        emit(cells);
+      }
+    }
+    sinks.forEach((s, i) => {
+      if (out[i]!.length > 0) writeAll(s.file, this.#enc.encode(out[i]!.join("\r\n") + "\r\n"));
+      s.file.close();
+    });
   }
+}
+
+const createOpts = { write: true, create: true, truncate: true } as const;
+
+function writeAll(file: Deno.FsFile, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += file.writeSync(data.subarray(off));
 }

@@ -76,6 +76,8 @@ export interface RowError {
   message: string;
   /** `local`: rejected before sending; `remote`: the API refused it. */
   stage: "local" | "remote";
+  /** `skipped`: the API skipped the row (a duplicate to insert, a record not found to update). */
+  outcome?: "skipped";
 }
 
 /** One upload and what became of it. */
@@ -111,6 +113,11 @@ export interface Summary {
   /** True when this run picked up an unfinished earlier run from the journal. */
   resumed?: boolean;
   source: string;
+  /**
+   * Where the pipeline file should be fixed when the API refused what it asked for (exit 2): the
+   * pipeline file, and the line and column of the mapping of the field the API named.
+   */
+  config_error?: { file: string; field?: string; line: number; column: number };
   counts: Counts;
   /** (rejected + failed) / read; 0 when nothing was read. */
   error_rate: number;

@@ -44,12 +44,22 @@ export function nextSteps(s: Summary, o: GithubReportOptions = {}): string[] {
         `error, then run again.`,
     );
   } else if (s.status === "completed_with_errors" && c.rejected + c.failed + c.skipped > 0) {
-    out.push(
-      `The run passed: the ${count(c.rejected + c.failed + c.skipped, "row")} that did not load ` +
-        `${c.rejected + c.failed + c.skipped === 1 ? "is" : "are"} within ` +
-        `\`limits.max_error_rate\` ${formatPercent(s.max_error_rate)}. Correct them in the ` +
-        `source for the next load.`,
-    );
+    const bad = c.rejected + c.failed;
+    if (bad > 0) {
+      out.push(
+        `The run passed: the ${count(bad, "row")} that failed (${c.rejected} rejected locally, ` +
+          `${c.failed} refused by the API) ${bad === 1 ? "is" : "are"} within ` +
+          `\`limits.max_error_rate\` ${formatPercent(s.max_error_rate)}. Correct them in the ` +
+          `source for the next load.`,
+      );
+    }
+    if (c.skipped > 0) {
+      // A skip is the API declining a row (usually a duplicate), not a fault of the row.
+      out.push(
+        `${count(c.skipped, "row")} skipped by the API (already there to insert, or missing to ` +
+          `update): see their errors; they count against no limit.`,
+      );
+    }
   }
   if (s.outputs.rejects && s.errors.length + s.errors_omitted > 0 && !aboveLimit) {
     // The rejects path is the runner's; in Actions the file is reached through the artifacts.

@@ -96,7 +96,7 @@ Deno.test("jobSummary() points at the rejects artifact when failures exceed max_
   const ok = section(jobSummary(summary(), OPTS), "What to do next");
   assert.match(
     ok,
-    /The run passed: the 3 rows that did not load are within `limits.max_error_rate` 2%/,
+    /The run passed: the 3 rows that failed \(1 rejected locally, 2 refused by the API\) are within `limits.max_error_rate` 2%/,
   );
   assert.doesNotMatch(ok, /above/);
 });

@@ -34,10 +34,16 @@ export function annotations(s: Summary, options: GithubReportOptions = {}): stri
   const annotatable = inRepository(source);
   if (s.status !== "succeeded") {
     const level = s.status === "completed_with_errors" ? "notice" : "error";
+    // A config refusal points at the pipeline line to fix, not at the data.
+    const c = s.config_error;
+    const file = c ? relativeToWorkspace(c.file, o.workspace) : undefined;
+    const at = c && file !== undefined && inRepository(file)
+      ? { file, line: c.line, col: c.column }
+      : {};
     out.push(
       workflowCommand(
         level,
-        { title },
+        { ...at, title },
         `${statusWord(s.status)}${
           s.reason ? `: ${shortenPaths(s.reason, o.workspace)}` : ""
         } (exit code ${s.exit_code})`,

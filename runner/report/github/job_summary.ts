@@ -91,7 +91,21 @@ export function jobSummary(s: Summary, options: GithubReportOptions = {}): strin
     for (const n of next) md.push(`- ${n}`);
     md.push("");
   }
-  return md.join("\n") + "\n";
+  return capped(md.join("\n") + "\n");
+}
+
+/** GitHub refuses a step's job summary above 1 MiB; keep well under it. */
+export const MAX_SUMMARY_BYTES = 1024 * 1024 - 4096;
+
+/** Cuts a job summary at a line to stay under {@linkcode MAX_SUMMARY_BYTES}, with a note. */
+export function capped(md: string, max = MAX_SUMMARY_BYTES): string {
+  const bytes = new TextEncoder().encode(md);
+  if (bytes.length <= max) return md;
+  const note = "\n\n_Job summary cut to stay under GitHub's 1 MiB limit: the JSON summary and " +
+    "the rejects file have everything._\n";
+  let cut = new TextDecoder().decode(bytes.subarray(0, max - 200));
+  cut = cut.slice(0, Math.max(0, cut.lastIndexOf("\n")));
+  return cut + note;
 }
 
 /** The batches table, capped at `max` rows. */
@@ -134,6 +148,11 @@ function rowsSection(s: Summary, source: string, o: GithubReportOptions): string
       shown.length < total ? `First ${shown.length} of ${formatNumber(total)}` : formatNumber(total)
     } ${total === 1 ? "row that did not load" : "rows that did not load"}`,
     "",
+    // Failed and skipped are different things: a skip is usually a duplicate, not a fault.
+    `${formatNumber(s.counts.rejected)} rejected locally, ${
+      formatNumber(s.counts.failed)
+    } failed, ${formatNumber(s.counts.skipped)} skipped by the API.`,
+    "",
   ];
   if (shown.length > 0) {
     md.push("| source line | key | field | stage | error |");
@@ -161,7 +180,9 @@ function rowLine(e: RowError, source: string, o: GithubReportOptions): string {
   const message = clip(e.code ? `${e.message} (${e.code})` : e.message, 300);
   return `| ${line} | ${e.key !== undefined ? escapeMarkdown(clip(e.key, 80)) : ""} | ${
     e.field !== undefined ? escapeMarkdown(clip(e.field, 80)) : ""
-  } | ${e.stage} | ${escapeMarkdown(message)} |`;
+  } | ${e.stage === "local" ? "rejected locally" : e.outcome ?? "failed"} | ${
+    escapeMarkdown(message)
+  } |`;
 }
 
 /** A pipeline that could not start: an invalid file, a missing secret, a journal refusal. */

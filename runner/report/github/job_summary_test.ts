@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { marked } from "marked";
-import { jobSummary } from "./job_summary.ts";
+import { capped, jobSummary } from "./job_summary.ts";
 import { batches, OPTS, rowErrors, section, summary, tables, WS } from "./_testing.ts";
 
 Deno.test("jobSummary() shows status, counts, batches and failed rows as Markdown tables", () => {
@@ -42,7 +42,7 @@ Deno.test("jobSummary() shows status, counts, batches and failed rows as Markdow
     "[81](https://github.com/acme/etl/blob/0123abc/pipelines/data/opportunities.csv?plain=1#L81)",
     "aw00079",
     "stage",
-    "remote",
+    "failed",
     "invalid value in field 'stage'",
   ]);
   assert.equal(rows!.rows[2]![4], "Missing value of key field (key\\_missing)");
@@ -155,4 +155,12 @@ Deno.test("jobSummary() lists problems and advises keeping the summary", () => {
     /- Accounting breach: sent 199 != succeeded 190 \+ failed 2/,
   );
   assert.match(section(md, "What to do next"), /The counts did not add up/);
+});
+
+Deno.test("capped() cuts a job summary over the limit at a line, with a note", () => {
+  const md = Array.from({ length: 2000 }, (_, i) => `| ${i} | row |`).join("\n");
+  const out = capped(md, 4000);
+  assert.ok(new TextEncoder().encode(out).length <= 4000);
+  assert.match(out, /cut to stay under GitHub's 1 MiB limit/);
+  assert.equal(capped("short\n"), "short\n");
 });

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { HttpError } from "../../errors.ts";
+import { ConfigRefusedError, HttpError } from "../../errors.ts";
 import {
   describeBody,
   MAX_ANSWER_BYTES,
@@ -123,19 +123,65 @@ const SERVER_SIDE_CODES = new Set([
   "TOO_MANY_REQUESTS",
 ]);
 
+/** Zoho error codes that mean the pipeline asked for something the account does not have. */
+const CONFIG_CODES = new Set(["INVALID_FIELD", "MODULE_NOT_AVAILABLE", "INVALID_MODULE"]);
+
 /**
  * An error for a refusal: 5xx, or Zoho's `"status": "error"` with a server-side code such as
- * `INTERNAL_ERROR` (which comes with HTTP 200 too), is a transport failure; anything else the
- * API's answer.
+ * `INTERNAL_ERROR` (which comes with HTTP 200 too), is a transport failure; a refusal of a field or module the pipeline
+ * names is `config_refused` (naming the field Zoho gives in `details.api_name`, with a
+ * did-you-mean from `known`), anything else the API's answer.
  */
-export function answerError(what: string, status: number, body: unknown): HttpError {
+export function answerError(
+  what: string,
+  status: number,
+  body: unknown,
+  known: readonly string[] = [],
+): HttpError {
   const detail = body === undefined ? "" : ` ${describeBody(body)}`;
-  const code = str(obj(body)?.code)?.toUpperCase();
+  const o = obj(body);
+  const code = str(o?.code)?.toUpperCase();
+  if (status < 500 && code !== undefined && CONFIG_CODES.has(code)) {
+    const field = str(obj(o?.details)?.api_name);
+    const named = field === undefined ? "" : `: field "${field}"${suggest(field, known)}`;
+    return new ConfigRefusedError(status, `${what}${named} (HTTP ${status}${detail})`, field);
+  }
   return new HttpError(
     status >= 500 || (code !== undefined && SERVER_SIDE_CODES.has(code)) ? "transport" : "api",
     status,
     `${what}: HTTP ${status}${detail}`,
   );
+}
+
+/** `, did you mean "Mobile"?` when a known field is close to `field`. */
+function suggest(field: string, known: readonly string[]): string {
+  const lower = field.toLowerCase();
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    if (k === field) continue;
+    const d = distance(lower, k.toLowerCase());
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  if (best !== undefined && bestD <= Math.max(2, Math.floor(field.length / 3))) {
+    return ` is not in the module: did you mean "${best}"?`;
+  }
+  return " is not in the module: check its API name in Bigin (Settings > Modules and Fields)";
+}
+
+/** Levenshtein distance of two short strings (field names). */
+function distance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length]!;
 }
 
 /**
@@ -150,6 +196,7 @@ export async function successDetail(
   subject: string,
   field: string,
   label = field,
+  known: readonly string[] = [],
 ): Promise<string> {
   const body = await readJson(res, what, MAX_ANSWER_BYTES).catch((err) => {
     if (res.ok) throw err;
@@ -158,7 +205,7 @@ export async function successDetail(
   const o = obj(body);
   const status = typeof o?.status === "string" ? o.status.toLowerCase() : undefined;
   if (!res.ok || (status !== undefined && status !== "success")) {
-    throw answerError(`Bigin refused ${subject}`, res.status, body);
+    throw answerError(`Bigin refused ${subject}`, res.status, body, known);
   }
   const value = str(obj(o?.details)?.[field]);
   if (!value) {

@@ -4,13 +4,14 @@
  *
  * @module
  */
-import { HttpError, RunnerError, TransportError } from "../../errors.ts";
+import { ConfigRefusedError, HttpError, RunnerError, TransportError } from "../../errors.ts";
 import { describeBody, MAX_ANSWER_BYTES, readBytes, readJson, repeatSafe } from "../_http.ts";
 import { num, obj, str } from "../_json.ts";
 import type { Batch, RowShape, TargetContext } from "../types.ts";
 import { answerError, type BiginClient, successDetail } from "./_client.ts";
 import type { BiginRequests, BiginUrls } from "./_requests.ts";
 import { BIGIN_MAX_RESULT_BYTES, type BiginConfig, type BiginDomains } from "./_schema.ts";
+import { BIGIN_STANDARD_FIELDS } from "./_modules.ts";
 import { fieldMappings, packBatch, resultText } from "./_wire.ts";
 
 /** The per-status counts a job's details give for its file. */
@@ -95,6 +96,9 @@ export function withFileId(err: unknown, fileId: string): unknown {
   const message = `${err.message} (uploaded file_id "${fileId}")`;
   if (err instanceof TransportError) {
     return new TransportError(message, err.maybeDelivered, { cause: err });
+  }
+  if (err instanceof ConfigRefusedError) {
+    return new ConfigRefusedError(err.status, message, err.field, { cause: err });
   }
   if (err instanceof HttpError) return new HttpError(err.code, err.status, message, { cause: err });
   return new RunnerError(err.code, message, { cause: err });
@@ -225,7 +229,15 @@ export function biginJobs(
         what,
         timeoutMs,
       }));
-      return await successDetail(res, what, `the job for batch ${batch.index + 1}`, "id", "job id");
+      const known = BIGIN_STANDARD_FIELDS[config.module]?.fields ?? [];
+      return await successDetail(
+        res,
+        what,
+        `the job for batch ${batch.index + 1}`,
+        "id",
+        "job id",
+        known,
+      );
     },
 
     async details(jobId, ctx) {
