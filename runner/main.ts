@@ -10,13 +10,13 @@ import {
   expandPaths,
   type Io,
   pipelineJsonSchema,
-  planCommand,
   reportError,
   runCommand,
   schemaCommand,
   validateCommand,
 } from "./commands.ts";
 import { runNarrowed, shouldNarrow } from "./narrow.ts";
+import { planCommand } from "./plan.ts";
 
 const EXIT_CODES =
   `Exit codes: 0 succeeded (or failures within max_error_rate), 1 rows failed above the limit or

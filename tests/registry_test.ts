@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { type Io, planCommand, runCommand, validateCommand } from "../runner/commands.ts";
+import { type Io, runCommand, validateCommand } from "../runner/commands.ts";
+import { planCommand } from "../runner/plan.ts";
 import { baseUrl } from "../runner/config/mod.ts";
 import {
   type Batch,
