@@ -160,46 +160,17 @@ export async function compile(
     );
   }
   const problems: Diagnostic[] = [];
-  const problem = (path: (string | number)[], code: string, message: string) =>
+  const problem: Problem = (path, code, message) =>
     problems.push({ code, path, message, ...locate(path) });
 
-  const sourcePath = resolvePath(dir, p.source.path);
-  const format = p.source.format ?? formatFromPath(sourcePath);
-  if (format === undefined) {
-    problem(
-      ["source", "path"],
-      "unknown_format",
-      `Cannot tell the format of "${p.source.path}" from its extension: set source.format to csv, json or jsonl`,
-    );
-  }
-  const st = await (deps.stat ?? defaultDeps.stat)(sourcePath);
-  if (!st) {
-    problem(["source", "path"], "source_missing", `Source file "${sourcePath}" does not exist`);
-  } else if (!st.isFile) {
-    problem(["source", "path"], "source_not_file", `Source path "${sourcePath}" is not a file`);
-  }
-
+  const { sourcePath, format } = await checkSource(p, dir, deps.stat ?? defaultDeps.stat, problem);
   for (const [field, m] of Object.entries(p.mappings)) {
     for (const bad of checkMapping(field, m, field === p.key)) {
       problem(["mappings", field, ...bad.path], "invalid_mapping", bad.message);
     }
   }
-
   const t = p.target as unknown as CommonTargetConfig;
-  try {
-    const u = new URL(
-      typeof t.base_url === "string" && t.base_url ? t.base_url : "http://localhost",
-    );
-    if (u.protocol === "http:" && !LOOPBACK.has(u.hostname) && !t.allow_http) {
-      problem(
-        ["target", "base_url"],
-        "insecure_url",
-        `Plain http:// to "${u.hostname}" would send credentials unencrypted: use https:// or set target.allow_http: true`,
-      );
-    }
-  } catch {
-    // The schema already reported a malformed URL.
-  }
+  checkTransport(t, problem);
 
   if (problems.length > 0) {
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
@@ -215,15 +186,7 @@ export async function compile(
       return { name, type: typeof m === "object" ? m.type : "string" as const };
     }),
   };
-  const km = mappings[p.key];
-  const keyFrom = typeof km === "string" ? km : km?.from;
-  const keyOf = (values: Readonly<Record<string, unknown>>) => {
-    const v = keyFrom === undefined ? undefined : values[keyFrom];
-    const s = v === undefined || v === null ? "" : String(v).trim();
-    return s === "" ? undefined : s;
-  };
   const target = definition.create(p.target, shape, {});
-  const targetBatchSize = target.batchSize;
   const warnings = fieldWarnings(target, mapper.fields, p.key, locate);
   return {
     name: p.name ?? baseName(file),
@@ -237,7 +200,7 @@ export async function compile(
     },
     mapper,
     key: p.key,
-    keyOf,
+    keyOf: keyReader(mappings, p.key),
     target,
     polling: p.polling,
     maxErrorRate: p.limits.max_error_rate,
@@ -262,16 +225,85 @@ export async function compile(
     },
     resendUncertain: t.resend_uncertain,
     send: p.send,
-    identity: {
-      // Only when set, so the identity (and a journal's plan hash) of other pipelines stays as is.
-      ...(p.send === "changed" ? { send: p.send } : {}),
-      source: { format, delimiter: p.source.delimiter },
-      key: p.key,
-      mappings: p.mappings,
-      ...(p.timezone ? { timezone: p.timezone } : {}),
-      ...(p.duplicates !== "reject" ? { duplicates: p.duplicates } : {}),
-      target: identityOf(definition.schema, p.target),
-      batch_size: targetBatchSize,
-    },
+    identity: planIdentity(p, format, definition, target.batchSize),
+  };
+}
+
+type Problem = (path: (string | number)[], code: string, message: string) => void;
+
+/** The source's resolved path and format, reporting an unknown extension or a missing file. */
+async function checkSource(
+  p: Pipeline,
+  dir: string,
+  stat: CompileDeps["stat"],
+  problem: Problem,
+): Promise<{ sourcePath: string; format: SourceOptions["format"] | undefined }> {
+  const sourcePath = resolvePath(dir, p.source.path);
+  const format = p.source.format ?? formatFromPath(sourcePath);
+  if (format === undefined) {
+    problem(
+      ["source", "path"],
+      "unknown_format",
+      `Cannot tell the format of "${p.source.path}" from its extension: set source.format to csv, json or jsonl`,
+    );
+  }
+  const st = await stat(sourcePath);
+  if (!st) {
+    problem(["source", "path"], "source_missing", `Source file "${sourcePath}" does not exist`);
+  } else if (!st.isFile) {
+    problem(["source", "path"], "source_not_file", `Source path "${sourcePath}" is not a file`);
+  }
+  return { sourcePath, format };
+}
+
+/** Refuses plain http:// to a host other than loopback unless `target.allow_http` says so. */
+function checkTransport(t: CommonTargetConfig, problem: Problem): void {
+  try {
+    const u = new URL(
+      typeof t.base_url === "string" && t.base_url ? t.base_url : "http://localhost",
+    );
+    if (u.protocol === "http:" && !LOOPBACK.has(u.hostname) && !t.allow_http) {
+      problem(
+        ["target", "base_url"],
+        "insecure_url",
+        `Plain http:// to "${u.hostname}" would send credentials unencrypted: use https:// or set target.allow_http: true`,
+      );
+    }
+  } catch {
+    // The schema already reported a malformed URL.
+  }
+}
+
+/** Reads the key's value from a source record, for reporting rows rejected before mapping. */
+function keyReader(
+  mappings: Record<string, string | MappingSpec>,
+  key: string,
+): Plan["keyOf"] {
+  const km = mappings[key];
+  const keyFrom = typeof km === "string" ? km : km?.from;
+  return (values) => {
+    const v = keyFrom === undefined ? undefined : values[keyFrom];
+    const s = v === undefined || v === null ? "" : String(v).trim();
+    return s === "" ? undefined : s;
+  };
+}
+
+/** The plan's identity (see `Plan.identity`): what a resumed run's journal must still match. */
+function planIdentity(
+  p: Pipeline,
+  format: SourceOptions["format"] | undefined,
+  definition: TargetDefinition,
+  batchSize: number,
+): Record<string, unknown> {
+  return {
+    // Only when set, so the identity (and a journal's plan hash) of other pipelines stays as is.
+    ...(p.send === "changed" ? { send: p.send } : {}),
+    source: { format, delimiter: p.source.delimiter },
+    key: p.key,
+    mappings: p.mappings,
+    ...(p.timezone ? { timezone: p.timezone } : {}),
+    ...(p.duplicates !== "reject" ? { duplicates: p.duplicates } : {}),
+    target: identityOf(definition.schema, p.target),
+    batch_size: batchSize,
   };
 }
