@@ -117,32 +117,39 @@ async function formatFiles(paths: string[], io: Io): Promise<number> {
   return fmt.success ? EXIT.ok : EXIT.invalid;
 }
 
+/** Parses the command line: every command's options, then the positionals; throws on an unknown option. */
+function parseCommandLine(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      json: { type: "boolean", default: false },
+      fresh: { type: "boolean", default: false },
+      list: { type: "boolean", default: false },
+      force: { type: "boolean", default: false },
+      full: { type: "boolean", default: false },
+      "state-dir": { type: "string" },
+      "allow-missing-env": { type: "boolean", default: false },
+      quiet: { type: "boolean", default: false },
+      format: { type: "string", default: "text" },
+      rows: { type: "string", default: "5" },
+      out: { type: "string" },
+      check: { type: "boolean", default: false },
+      reference: { type: "string", default: "docs/pipeline-reference.md" },
+      fmt: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+      // Internal: this process is the child of narrow.ts, its network already narrowed.
+      "net-narrowed": { type: "boolean", default: false },
+    },
+  });
+}
+
+type Options = ReturnType<typeof parseCommandLine>["values"];
+
 async function main(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        json: { type: "boolean", default: false },
-        fresh: { type: "boolean", default: false },
-        list: { type: "boolean", default: false },
-        force: { type: "boolean", default: false },
-        full: { type: "boolean", default: false },
-        "state-dir": { type: "string" },
-        "allow-missing-env": { type: "boolean", default: false },
-        quiet: { type: "boolean", default: false },
-        format: { type: "string", default: "text" },
-        rows: { type: "string", default: "5" },
-        out: { type: "string" },
-        check: { type: "boolean", default: false },
-        reference: { type: "string", default: "docs/pipeline-reference.md" },
-        fmt: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-        // Internal: this process is the child of narrow.ts, its network already narrowed.
-        "net-narrowed": { type: "boolean", default: false },
-      },
-    });
+    parsed = parseCommandLine(args);
   } catch (err) {
     writeAll(writeErr, `error: ${err instanceof Error ? err.message : err}\n\n${USAGE}\n`);
     return EXIT.invalid;
@@ -178,25 +185,7 @@ async function main(args: string[]): Promise<number> {
     switch (command) {
       case "run":
         if (!need("a pipeline file")) return EXIT.invalid;
-        if (v.list) {
-          // For CI matrices: which files a run would take, without reading them.
-          const files = await expandPaths(rest);
-          if (v.json) io.out(JSON.stringify(files));
-          else for (const f of files) io.out(f);
-          return EXIT.ok;
-        }
-        {
-          const options = {
-            json: v.json,
-            quiet: v.quiet,
-            fresh: v.fresh,
-            force: v.force,
-            full: v.full,
-            stateDir: v["state-dir"] ?? Deno.env.get("BULKRUN_STATE_DIR") ?? ".state",
-          };
-          if (!v["net-narrowed"] && shouldNarrow()) return await runNarrowed(rest, io, options);
-          return await runCommand(rest, io, options);
-        }
+        return await run(rest, v, io);
       case "validate":
         if (!need("pipeline files or folders")) return EXIT.invalid;
         if (v.format !== "text" && v.format !== "github") {
@@ -237,6 +226,27 @@ async function main(args: string[]): Promise<number> {
   } catch (err) {
     return reportError(io, err);
   }
+}
+
+/** `run`: the files a run would take (`--list`), or the run, network narrowed when it can be. */
+async function run(rest: string[], v: Options, io: Io): Promise<number> {
+  if (v.list) {
+    // For CI matrices: which files a run would take, without reading them.
+    const files = await expandPaths(rest);
+    if (v.json) io.out(JSON.stringify(files));
+    else for (const f of files) io.out(f);
+    return EXIT.ok;
+  }
+  const options = {
+    json: v.json,
+    quiet: v.quiet,
+    fresh: v.fresh,
+    force: v.force,
+    full: v.full,
+    stateDir: v["state-dir"] ?? Deno.env.get("BULKRUN_STATE_DIR") ?? ".state",
+  };
+  if (!v["net-narrowed"] && shouldNarrow()) return await runNarrowed(rest, io, options);
+  return await runCommand(rest, io, options);
 }
 
 /** In a child of narrow.ts: stop when the parent is gone (its end of stdin closes). */
