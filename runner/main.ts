@@ -117,7 +117,7 @@ async function formatFiles(paths: string[], io: Io): Promise<number> {
   return fmt.success ? EXIT.ok : EXIT.invalid;
 }
 
-/** Parses the command line: every command's options, then the positionals; throws on an unknown option. */
+/** Parses the command line: every command's options and the positionals; throws on a bad one. */
 function parseCommandLine(args: string[]) {
   return parseArgs({
     args,

@@ -18,9 +18,9 @@
 import type { FieldType, MappingSpec } from "./spec.ts";
 import { RunnerError } from "../errors.ts";
 import { checkDateFormat } from "./_date.ts";
-import { buildRowFunction, type FieldPlan } from "./_row.ts";
+import { buildRowFunction, type FieldPlan, type Resolve } from "./_row.ts";
 import { columnReader, compileTemplate, inherited, parseTemplate, trim } from "./_template.ts";
-import { INVALID, quote, TYPE_NAMES, typerFor } from "./_types.ts";
+import { INVALID, quote, TYPE_NAMES, type Typer, typerFor } from "./_types.ts";
 import { zonedDateTime } from "./_zone.ts";
 
 import type { FieldError, MapResult, Value } from "./types.ts";
@@ -98,26 +98,41 @@ function compileField(
   const spec = longForm(mapping);
   const problems: MappingProblem[] = [];
   const type: FieldType = spec.type ?? "string";
-  const required = isKey || spec.required === true;
+  const t = fieldTyper(spec, type, timezone, problems);
+  // With a bad format or type, the rest of the field cannot be checked: say only why.
+  if (t === undefined) return { plan: NOTHING, columns: [], problems };
+  const fromRaw = rawResolver(field, spec, type, t, isKey, problems);
+  return fieldSource(field, spec, fromRaw, problems);
+}
 
-  // The type. With a bad format or type, the rest of the field cannot be checked: say only why.
+/** The field's type, zoned for a datetime; `undefined` (problems said) for a bad type or format. */
+function fieldTyper(
+  spec: MappingSpec,
+  type: FieldType,
+  timezone: string | undefined,
+  problems: MappingProblem[],
+): Typer | undefined {
   const formatProblem = spec.format === undefined ? undefined : checkDateFormat(spec.format);
   if (formatProblem !== undefined) problems.push({ path: ["format"], message: formatProblem });
   const typer = typerFor(type, formatProblem === undefined ? spec.format : undefined);
   if (typer === undefined) {
     problems.push({ path: ["type"], message: `Unknown type ${quote(type)}: use ${TYPE_NAMES}` });
   }
-  if (typer === undefined || problems.length > 0) return { plan: NOTHING, columns: [], problems };
+  if (typer === undefined || problems.length > 0) return undefined;
   const zone = type === "datetime" ? spec.timezone ?? timezone : undefined;
-  const t = zone === undefined || zone === "UTC" ? typer : zonedDateTime(typer, zone);
+  return zone === undefined || zone === "UTC" ? typer : zonedDateTime(typer, zone);
+}
 
-  const invalidCode = `invalid_${type}`;
-  const prefix = `invalid value in field '${field}': `;
-  const invalid = (v: unknown): FieldError => ({
-    field,
-    code: invalidCode,
-    message: prefix + t.explain(v),
-  });
+/** What an empty value becomes: the default, a missing-value error, or null. */
+function emptyValue(
+  field: string,
+  spec: MappingSpec,
+  type: FieldType,
+  t: Typer,
+  isKey: boolean,
+  problems: MappingProblem[],
+): () => Value | FieldError {
+  const required = isKey || spec.required === true;
   const missing = isKey
     ? (): FieldError => ({
       field,
@@ -129,8 +144,6 @@ function compileField(
       code: "required",
       message: `Missing value of required field '${field}'`,
     });
-
-  // What an empty value becomes: the default, an error, or null.
   let fallback: Value | undefined;
   const def = normalise(spec.default);
   if (def !== undefined) {
@@ -142,49 +155,83 @@ function compileField(
       });
     } else fallback = d;
   }
-  const empty: () => Value | FieldError = fallback !== undefined
-    ? () => fallback
-    : required
-    ? missing
-    : () => null;
+  return fallback !== undefined ? () => fallback : required ? missing : () => null;
+}
 
-  // The lookup table, its entries typed once here: a hit is the value sent.
-  let exact: Map<string, Value | typeof EMPTY> | undefined;
-  let lower: Map<string, Value | typeof EMPTY> | undefined;
-  let listed = "";
-  if (spec.values !== undefined) {
-    exact = new Map();
-    lower = new Map();
-    for (const [k, out] of Object.entries(spec.values)) {
-      const o = normalise(out);
-      let typed: Value | typeof EMPTY = EMPTY;
-      if (o !== undefined) {
-        const c = t.coerce(o);
-        if (c === INVALID) {
-          problems.push({
-            path: ["values", k],
-            message: `Value ${quote(out)} for ${quote(k)} does not fit type "${type}": ${
-              t.explain(o)
-            }`,
-          });
-          continue;
-        }
-        typed = c;
-      }
-      const key = k.trim();
-      if (!exact.has(key)) exact.set(key, typed);
-      const lk = key.toLowerCase();
-      if (!lower.has(lk)) lower.set(lk, typed);
+/** A `values` table, entries typed once: exact keys, lower-cased keys, and keys for messages. */
+interface LookupTable {
+  exact: Map<string, Value | typeof EMPTY>;
+  lower: Map<string, Value | typeof EMPTY>;
+  listed: string;
+}
+
+/** The field's `values` table, or `undefined` without one (`unmatched: reject` then a problem). */
+function lookupTable(
+  spec: MappingSpec,
+  type: FieldType,
+  t: Typer,
+  problems: MappingProblem[],
+): LookupTable | undefined {
+  if (spec.values === undefined) {
+    if (spec.unmatched === "reject") {
+      problems.push({
+        path: ["unmatched"],
+        message: `"unmatched: reject" needs a "values" table to check against`,
+      });
     }
-    const keys = Object.keys(spec.values);
-    listed = keys.slice(0, MAX_LISTED).map((k) => quote(k)).join(", ") +
-      (keys.length > MAX_LISTED ? ` (and ${keys.length - MAX_LISTED} more)` : "");
-  } else if (spec.unmatched === "reject") {
-    problems.push({
-      path: ["unmatched"],
-      message: `"unmatched: reject" needs a "values" table to check against`,
-    });
+    return undefined;
   }
+  const exact = new Map<string, Value | typeof EMPTY>();
+  const lower = new Map<string, Value | typeof EMPTY>();
+  for (const [k, out] of Object.entries(spec.values)) {
+    const o = normalise(out);
+    let typed: Value | typeof EMPTY = EMPTY;
+    if (o !== undefined) {
+      const c = t.coerce(o);
+      if (c === INVALID) {
+        problems.push({
+          path: ["values", k],
+          message: `Value ${quote(out)} for ${quote(k)} does not fit type "${type}": ${
+            t.explain(o)
+          }`,
+        });
+        continue;
+      }
+      typed = c;
+    }
+    const key = k.trim();
+    if (!exact.has(key)) exact.set(key, typed);
+    const lk = key.toLowerCase();
+    if (!lower.has(lk)) lower.set(lk, typed);
+  }
+  const keys = Object.keys(spec.values);
+  const listed = keys.slice(0, MAX_LISTED).map((k) => quote(k)).join(", ") +
+    (keys.length > MAX_LISTED ? ` (and ${keys.length - MAX_LISTED} more)` : "");
+  return { exact, lower, listed };
+}
+
+/** The per-row function of a field: a raw value trimmed, checked for empty, looked up, typed. */
+function rawResolver(
+  field: string,
+  spec: MappingSpec,
+  type: FieldType,
+  t: Typer,
+  isKey: boolean,
+  problems: MappingProblem[],
+): Resolve {
+  const invalidCode = `invalid_${type}`;
+  const prefix = `invalid value in field '${field}': `;
+  const invalid = (v: unknown): FieldError => ({
+    field,
+    code: invalidCode,
+    message: prefix + t.explain(v),
+  });
+  const empty = emptyValue(field, spec, type, t, isKey, problems);
+  const table = lookupTable(spec, type, t, problems);
+  // Unpacked so the per-row closures below read plain variables, as before the split.
+  const exact = table?.exact;
+  const lower = table?.lower;
+  const listed = table?.listed ?? "";
   const reject = spec.unmatched === "reject";
   const unmatched = (v: unknown): FieldError => ({
     field,
@@ -206,15 +253,22 @@ function compileField(
   };
 
   /** A raw value -> trimmed, checked for empty, resolved. */
-  const fromRaw = (v: unknown): Value | FieldError => {
+  return (v: unknown): Value | FieldError => {
     if (typeof v === "string") {
       const s = trim(v);
       return s === "" ? empty() : resolve(s);
     }
     return v === undefined || v === null ? empty() : resolve(v);
   };
+}
 
-  // Where the value comes from.
+/** Where the field's value comes from: a column, a template, or a constant resolved now. */
+function fieldSource(
+  field: string,
+  spec: MappingSpec,
+  fromRaw: Resolve,
+  problems: MappingProblem[],
+): CompiledField {
   const sources = (["from", "value", "template"] as const).filter((s) => spec[s] !== undefined);
   if (sources.length !== 1) {
     problems.push({
