@@ -116,6 +116,18 @@ export interface BiginJobs {
   download(downloadUrl: string, jobId: string, ctx: TargetContext): Promise<string>;
 }
 
+/** What the job steps need: the run's config, row shape, endpoints and client. */
+interface JobContext {
+  config: BiginConfig;
+  shape: RowShape;
+  domains: BiginDomains;
+  urls: BiginUrls;
+  requests: BiginRequests;
+  client: BiginClient;
+  batchSize: number;
+  timeoutMs: number;
+}
+
 /** The job steps for `config`, sent through `client`. */
 export function biginJobs(
   config: BiginConfig,
@@ -128,150 +140,175 @@ export function biginJobs(
     batchSize: number;
   },
 ): BiginJobs {
-  const { domains, urls, requests, client } = o;
-  const timeoutMs = config.request_timeout;
-
-  /**
-   * The URL of a job's result file. The download carries the access token, so an absolute
-   * `download_url` must point to the account's own API domain (https, unless the configured
-   * domain is http or `allow_http`): a job answer must not be able to send the token elsewhere.
-   *
-   * @throws {HttpError} `api` naming the host, before anything is sent there
-   */
-  function resultUrl(downloadUrl: string, jobId: string): string {
-    if (!/^[a-z][a-z0-9+.-]*:/i.test(downloadUrl)) {
-      return `${domains.api}${downloadUrl.startsWith("/") ? "" : "/"}${downloadUrl}`;
-    }
-    const own = new URL(domains.api);
-    const hosts = new Set([own.host, new URL(domains.content).host]);
-    let url: URL | undefined;
-    try {
-      url = new URL(downloadUrl);
-    } catch {
-      // Reported below with the text as given.
-    }
-    const refuse = (why: string) =>
-      new HttpError(
-        "api",
-        200,
-        `Cannot download the result of Bigin job "${jobId}": ${why}; the access token is sent only to the account's API domain "${own.host}"`,
-      );
-    if (!url) {
-      throw refuse(`its download_url ${JSON.stringify(downloadUrl.slice(0, 200))} is not a URL`);
-    }
-    if (!hosts.has(url.host)) throw refuse(`its download_url points to host "${url.host}"`);
-    const plainOk = url.protocol === own.protocol || config.allow_http;
-    if (url.protocol !== "https:" && !(url.protocol === "http:" && plainOk)) {
-      throw refuse(`its download_url uses "${url.protocol}" rather than https:`);
-    }
-    return url.href;
-  }
-
-  async function uploadOnce(
-    batch: Batch,
-    zip: Blob,
-    name: string,
-    what: string,
-    ctx: TargetContext,
-  ): Promise<string> {
-    const res = await client.authed(ctx, (h) => {
-      const form = new FormData();
-      form.append(
-        "file",
-        zip,
-        `${name}.zip`,
-      );
-      return {
-        request: requests.upload,
-        url: urls.upload,
-        headers: { ...h, feature: "bulk-write", "X-CRM-ORG": config.org_id },
-        body: form,
-        what,
-        timeoutMs,
-      };
-    });
-    return await successDetail(res, what, `the upload of batch ${batch.index + 1}`, "file_id");
-  }
-
+  const jc: JobContext = { config, shape, ...o, timeoutMs: config.request_timeout };
   return {
-    async upload(batch, ctx) {
-      const { name, zip } = packBatch(batch, shape, o.batchSize);
-      const what = `upload batch ${batch.index + 1} to Bigin`;
-      // An uploaded file writes nothing until a job is created from it: a failed upload, even
-      // one answered HTTP 200 with INTERNAL_ERROR, is sent again under the retry policy.
-      return await repeatSafe(
-        ctx,
-        requests.upload,
-        what,
-        () => uploadOnce(batch, zip, name, what, ctx),
-      );
-    },
-
-    async createJob(batch, fileId, ctx) {
-      const what = `create a Bigin job for batch ${batch.index + 1}`;
-      const job = {
-        operation: config.operation,
-        character_encoding: "UTF-8",
-        ignore_empty: config.ignore_empty,
-        resource: [{
-          type: "data",
-          module: { api_name: config.module },
-          file_id: fileId,
-          ...(config.find_by !== undefined ? { find_by: config.find_by } : {}),
-          field_mappings: fieldMappings(batch.fields, shape),
-        }],
-      };
-      const res = await client.authed(ctx, (h) => ({
-        request: requests.createJob,
-        url: urls.jobs,
-        headers: { ...h, "content-type": "application/json" },
-        body: JSON.stringify(job),
-        what,
-        timeoutMs,
-      }));
-      const known = BIGIN_STANDARD_FIELDS[config.module]?.fields ?? [];
-      return await successDetail(
-        res,
-        what,
-        `the job for batch ${batch.index + 1}`,
-        "id",
-        "job id",
-        known,
-      );
-    },
-
-    async details(jobId, ctx) {
-      const what = `check Bigin job "${jobId}"`;
-      const res = await client.authed(ctx, (h) => ({
-        request: requests.status,
-        url: `${urls.jobs}/${encodeURIComponent(jobId)}`,
-        headers: h,
-        what,
-        timeoutMs,
-      }));
-      // Capped: asked on every poll, a runaway answer must not hold hundreds of MB each time.
-      const body = await readJson(res, what, MAX_ANSWER_BYTES).catch((err) => {
-        if (res.ok) throw err;
-        return undefined;
-      });
-      if (!res.ok || obj(body)?.status === "error") {
-        throw answerError(`Bigin cannot report job "${jobId}"`, res.status, body);
-      }
-      return readJobDetails(body);
-    },
-
-    async download(downloadUrl, jobId, ctx) {
-      const what = `download the result of Bigin job "${jobId}"`;
-      const url = resultUrl(downloadUrl, jobId);
-      const res = await client.authed(
-        ctx,
-        (h) => ({ request: requests.download, url, headers: h, what, timeoutMs }),
-      );
-      if (!res.ok) {
-        const body = await readJson(res, what).catch(() => undefined);
-        throw answerError(`Cannot ${what}`, res.status, body);
-      }
-      return resultText(await readBytes(res, BIGIN_MAX_RESULT_BYTES, what), jobId);
-    },
+    upload: (batch, ctx) => uploadBatch(jc, batch, ctx),
+    createJob: (batch, fileId, ctx) => createJob(jc, batch, fileId, ctx),
+    details: (jobId, ctx) => jobDetails(jc, jobId, ctx),
+    download: (downloadUrl, jobId, ctx) => downloadResult(jc, downloadUrl, jobId, ctx),
   };
+}
+
+/**
+ * The URL of a job's result file. The download carries the access token, so an absolute
+ * `download_url` must point to the account's own API domain (https, unless the configured
+ * domain is http or `allow_http`): a job answer must not be able to send the token elsewhere.
+ *
+ * @throws {HttpError} `api` naming the host, before anything is sent there
+ */
+function resultUrl(jc: JobContext, downloadUrl: string, jobId: string): string {
+  const { domains, config } = jc;
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(downloadUrl)) {
+    return `${domains.api}${downloadUrl.startsWith("/") ? "" : "/"}${downloadUrl}`;
+  }
+  const own = new URL(domains.api);
+  const hosts = new Set([own.host, new URL(domains.content).host]);
+  let url: URL | undefined;
+  try {
+    url = new URL(downloadUrl);
+  } catch {
+    // Reported below with the text as given.
+  }
+  const refuse = (why: string) =>
+    new HttpError(
+      "api",
+      200,
+      `Cannot download the result of Bigin job "${jobId}": ${why}; the access token is sent only to the account's API domain "${own.host}"`,
+    );
+  if (!url) {
+    throw refuse(`its download_url ${JSON.stringify(downloadUrl.slice(0, 200))} is not a URL`);
+  }
+  if (!hosts.has(url.host)) throw refuse(`its download_url points to host "${url.host}"`);
+  const plainOk = url.protocol === own.protocol || config.allow_http;
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && plainOk)) {
+    throw refuse(`its download_url uses "${url.protocol}" rather than https:`);
+  }
+  return url.href;
+}
+
+async function uploadOnce(
+  jc: JobContext,
+  batch: Batch,
+  zip: Blob,
+  name: string,
+  what: string,
+  ctx: TargetContext,
+): Promise<string> {
+  const res = await jc.client.authed(ctx, (h) => {
+    const form = new FormData();
+    form.append(
+      "file",
+      zip,
+      `${name}.zip`,
+    );
+    return {
+      request: jc.requests.upload,
+      url: jc.urls.upload,
+      headers: { ...h, feature: "bulk-write", "X-CRM-ORG": jc.config.org_id },
+      body: form,
+      what,
+      timeoutMs: jc.timeoutMs,
+    };
+  });
+  return await successDetail(res, what, `the upload of batch ${batch.index + 1}`, "file_id");
+}
+
+/** Uploads a batch's file; returns its file id. */
+async function uploadBatch(jc: JobContext, batch: Batch, ctx: TargetContext): Promise<string> {
+  const { name, zip } = packBatch(batch, jc.shape, jc.batchSize);
+  const what = `upload batch ${batch.index + 1} to Bigin`;
+  // An uploaded file writes nothing until a job is created from it: a failed upload, even
+  // one answered HTTP 200 with INTERNAL_ERROR, is sent again under the retry policy.
+  return await repeatSafe(
+    ctx,
+    jc.requests.upload,
+    what,
+    () => uploadOnce(jc, batch, zip, name, what, ctx),
+  );
+}
+
+/** Creates the job that loads an uploaded file; returns the job id. */
+async function createJob(
+  jc: JobContext,
+  batch: Batch,
+  fileId: string,
+  ctx: TargetContext,
+): Promise<string> {
+  const { config } = jc;
+  const what = `create a Bigin job for batch ${batch.index + 1}`;
+  const job = {
+    operation: config.operation,
+    character_encoding: "UTF-8",
+    ignore_empty: config.ignore_empty,
+    resource: [{
+      type: "data",
+      module: { api_name: config.module },
+      file_id: fileId,
+      ...(config.find_by !== undefined ? { find_by: config.find_by } : {}),
+      field_mappings: fieldMappings(batch.fields, jc.shape),
+    }],
+  };
+  const res = await jc.client.authed(ctx, (h) => ({
+    request: jc.requests.createJob,
+    url: jc.urls.jobs,
+    headers: { ...h, "content-type": "application/json" },
+    body: JSON.stringify(job),
+    what,
+    timeoutMs: jc.timeoutMs,
+  }));
+  const known = BIGIN_STANDARD_FIELDS[config.module]?.fields ?? [];
+  return await successDetail(
+    res,
+    what,
+    `the job for batch ${batch.index + 1}`,
+    "id",
+    "job id",
+    known,
+  );
+}
+
+/** Reads a job's details once. */
+async function jobDetails(
+  jc: JobContext,
+  jobId: string,
+  ctx: TargetContext,
+): Promise<BiginJobState> {
+  const what = `check Bigin job "${jobId}"`;
+  const res = await jc.client.authed(ctx, (h) => ({
+    request: jc.requests.status,
+    url: `${jc.urls.jobs}/${encodeURIComponent(jobId)}`,
+    headers: h,
+    what,
+    timeoutMs: jc.timeoutMs,
+  }));
+  // Capped: asked on every poll, a runaway answer must not hold hundreds of MB each time.
+  const body = await readJson(res, what, MAX_ANSWER_BYTES).catch((err) => {
+    if (res.ok) throw err;
+    return undefined;
+  });
+  if (!res.ok || obj(body)?.status === "error") {
+    throw answerError(`Bigin cannot report job "${jobId}"`, res.status, body);
+  }
+  return readJobDetails(body);
+}
+
+/** Downloads a finished job's result file; returns the result CSV. */
+async function downloadResult(
+  jc: JobContext,
+  downloadUrl: string,
+  jobId: string,
+  ctx: TargetContext,
+): Promise<string> {
+  const what = `download the result of Bigin job "${jobId}"`;
+  const url = resultUrl(jc, downloadUrl, jobId);
+  const { requests, timeoutMs } = jc;
+  const res = await jc.client.authed(
+    ctx,
+    (h) => ({ request: requests.download, url, headers: h, what, timeoutMs }),
+  );
+  if (!res.ok) {
+    const body = await readJson(res, what).catch(() => undefined);
+    throw answerError(`Cannot ${what}`, res.status, body);
+  }
+  return resultText(await readBytes(res, BIGIN_MAX_RESULT_BYTES, what), jobId);
 }
