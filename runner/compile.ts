@@ -28,7 +28,7 @@ export interface Plan {
   /** `limits.stop_before_send_on_error_rate`: scan the whole source before sending anything. */
   stopBeforeSend: boolean;
   /** What to do with a key seen again in the same file (`duplicates`). */
-  duplicates: "reject" | "allow";
+  duplicates: Pipeline["duplicates"];
   output: { summary?: string; rejects?: string; rejectsSpreadsheet?: boolean; maxErrors: number };
   /** Values never to print. */
   secrets: string[];

@@ -9,6 +9,7 @@ import type { Plan } from "./compile.ts";
 import { EXIT } from "./exit.ts";
 import { planChanges } from "./execute/changes.ts";
 import { duplicateFinder } from "./execute/batcher.ts";
+import { lastLines } from "./preflight.ts";
 import { TARGETS } from "./registry.ts";
 import { openSource } from "./sources/mod.ts";
 import type { RequestInfo, TargetDefinition } from "./targets/mod.ts";
@@ -100,7 +101,7 @@ async function previewScan(plan: Plan, rows: number) {
   let read = 0, rejected = 0, mapped = 0, shown = 0;
   const preview: string[] = [];
   const rejects: string[] = [];
-  const dupes = duplicateFinder(plan.duplicates);
+  const dupes = duplicateFinder(plan.duplicates, await lastLines(plan));
   for await (const rec of openSource(plan.source).records()) {
     read++;
     const r = rec.error === undefined ? plan.mapper.map(rec.values) : undefined;

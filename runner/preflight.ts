@@ -8,7 +8,7 @@
 import type { Plan } from "./compile.ts";
 import { closest } from "./util/suggest.ts";
 import type { Diagnostic } from "./errors.ts";
-import { duplicateFinder } from "./execute/batcher.ts";
+import { duplicateFinder, keyCopy } from "./execute/batcher.ts";
 import { openSource, type Source, type SourceOptions } from "./sources/mod.ts";
 
 /** Problems and warnings found in the source's header. */
@@ -88,18 +88,43 @@ export interface RejectScan {
 /**
  * Reads the whole source, maps every row and counts the rows that would be rejected locally,
  * sending nothing (the first pass of `limits.stop_before_send_on_error_rate`).
+ *
+ * @param last `duplicates: last_wins`: each key's last line (from `lastLines`)
  */
 export async function scanRejects(
   plan: Pick<Plan, "source" | "mapper" | "keyOf" | "duplicates">,
   open: (o: SourceOptions) => Source = openSource,
+  last?: ReadonlyMap<string, number>,
 ): Promise<RejectScan> {
   let read = 0;
   let rejected = 0;
-  const dupes = duplicateFinder(plan.duplicates);
+  const dupes = duplicateFinder(plan.duplicates, last);
   for await (const rec of open(plan.source).records()) {
     read++;
     if (rec.error !== undefined || !plan.mapper.map(rec.values).ok) rejected++;
     else if (dupes(plan.keyOf(rec.values), rec.line)?.reject) rejected++;
   }
   return { read, rejected };
+}
+
+/**
+ * The pre-scan of `duplicates: last_wins`: reads and maps the whole source once and keeps, for
+ * each key, the line of its last row that reads and maps (so a last row rejected for its values
+ * does not make the row before it lose too). Only a Map key → line is kept. Undefined for every
+ * other policy, which needs no pre-scan.
+ */
+export async function lastLines(
+  plan: Pick<Plan, "source" | "mapper" | "keyOf" | "duplicates">,
+  open: (o: SourceOptions) => Source = openSource,
+): Promise<Map<string, number> | undefined> {
+  if (plan.duplicates !== "last_wins") return undefined;
+  const last = new Map<string, number>();
+  for await (const rec of open(plan.source).records()) {
+    if (rec.error !== undefined || !plan.mapper.map(rec.values).ok) continue;
+    const key = plan.keyOf(rec.values);
+    if (key === undefined) continue;
+    if (last.has(key)) last.set(key, rec.line);
+    else last.set(keyCopy(key), rec.line);
+  }
+  return last;
 }

@@ -87,9 +87,9 @@ function pipelineShape(targetSchema: z.ZodType<TargetSection, unknown>) {
         description:
           "all: every row; changed: only rows whose mapped values differ from what the API last confirmed for their key (needs key; see docs/change-only-sync.md)",
       }),
-      duplicates: z.enum(["reject", "allow"]).default("reject").meta({
+      duplicates: z.enum(["reject", "first_wins", "last_wins", "allow"]).default("reject").meta({
         description:
-          "A key seen again in the same file: reject the later row locally, naming both lines (reject), or send both and let the API decide (allow)",
+          "A key seen again in the same file: reject the later row locally, naming both lines (reject); send only the first row of each key (first_wins) or only the last (last_wins, which reads the source once more first); or send both and let the API decide (allow). Rows dropped by first_wins and last_wins are counted as rejected (code duplicate_key, naming the line that wins) and listed in the rejects file, so every row read is accounted for",
       }),
       timezone: timezone.optional().meta({
         description:

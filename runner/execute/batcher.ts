@@ -25,35 +25,63 @@ export type BatcherPlan =
   & Pick<Plan, "mapper" | "keyOf" | "key">
   & Partial<Pick<Plan, "duplicates">>;
 
-/** What a key seen again means: nothing, or a local reject naming the earlier line. */
+/** What a key seen again means: nothing, or a local reject naming the other line. */
 export type DuplicateCheck = (
   key: string | undefined,
   line: number,
 ) => { reject: boolean; message: string } | undefined;
 
+/** What to do with a key seen again in the same file (`duplicates`). */
+export type DuplicatePolicy = Plan["duplicates"];
+
 /**
- * Remembers each key and the line it was first seen on (`duplicates: reject`); a later row with
- * the same key is rejected locally, naming both lines. Keys live in one Map: about 90 bytes a
- * key of 10 characters, so 1M keys take about 90 MB (measured in the helper's report).
+ * Finds rows whose key was seen on another line of the same file. `reject` and `first_wins`
+ * remember each key and the line it was first seen on, and drop a later row with that key;
+ * `last_wins` drops every row that is not the last of its key in `last` (from a first pass
+ * over the source, `lastLines`); `allow` finds nothing. A dropped row is a local reject
+ * naming both lines, so it is counted and written to the rejects file. Keys live in one Map:
+ * about 90 bytes a key of 10 characters, so 1M keys take about 90 MB.
+ *
+ * @param last `last_wins`: each key's last line (rows the pre-scan did not see are sent)
  */
-export function duplicateFinder(policy: "reject" | "allow"): DuplicateCheck {
+export function duplicateFinder(
+  policy: DuplicatePolicy,
+  last?: ReadonlyMap<string, number>,
+): DuplicateCheck {
   if (policy === "allow") return () => undefined;
+  const quoted = (key: string) => `Duplicate key ${JSON.stringify(key)}`;
+  if (policy === "last_wins") {
+    return (key, line) => {
+      const wins = key === undefined ? undefined : last?.get(key);
+      if (key === undefined || wins === undefined || wins === line) return undefined;
+      return {
+        reject: true,
+        message: `${
+          quoted(key)
+        } dropped: line ${wins} has the same key and wins (duplicates: last_wins)`,
+      };
+    };
+  }
   const seen = new Map<string, number>();
   return (key, line) => {
     if (key === undefined) return undefined;
     const first = seen.get(key);
     if (first === undefined) {
-      // A copy, so the key does not keep a large read buffer alive.
-      seen.set(key.length < 13 ? key : JSON.parse(JSON.stringify(key)), line);
+      seen.set(keyCopy(key), line);
       return undefined;
     }
     return {
       reject: true,
-      message: `Duplicate key ${
-        JSON.stringify(key)
-      }: line ${first} has the same key (duplicates: reject)`,
+      message: policy === "first_wins"
+        ? `${quoted(key)} dropped: line ${first} has the same key and wins (duplicates: first_wins)`
+        : `${quoted(key)}: line ${first} has the same key (duplicates: reject)`,
     };
   };
+}
+
+/** A copy of a key, so a Map entry does not keep a large read buffer alive. */
+export function keyCopy(key: string): string {
+  return key.length < 13 ? key : JSON.parse(JSON.stringify(key));
 }
 
 /** Collects mapped rows into batches of `size` rows. */
@@ -71,6 +99,7 @@ export class Batcher {
    * @param size rows per batch (the target's batch size)
    * @param rejects where rejected rows go; without it no source record is kept
    * @param changes `send: changed`: decides which mapped rows are sent
+   * @param lastLines `duplicates: last_wins`: each key's last line (`lastLines` in preflight)
    */
   constructor(
     plan: BatcherPlan,
@@ -78,13 +107,14 @@ export class Batcher {
     ledger: RunLedger,
     rejects?: RejectsSink,
     changes?: ChangeTracker,
+    lastLines?: ReadonlyMap<string, number>,
   ) {
     this.#plan = plan;
     this.#size = size;
     this.#ledger = ledger;
     this.#rejects = rejects;
     this.#changes = changes;
-    this.#dupes = duplicateFinder(plan.duplicates ?? "allow");
+    this.#dupes = duplicateFinder(plan.duplicates ?? "allow", lastLines);
     this.#cur = this.#fresh();
   }
 
@@ -113,10 +143,8 @@ export class Batcher {
       this.#changes?.rejected(key);
       return undefined;
     }
-    if (this.#changes && !this.#changes.admit(this.#cur.batch.index, r.row)) {
-      this.#ledger.rowUnchanged();
-      return undefined;
-    }
+    // Before the change check: a dropped row must not be admitted, or the keys the tracker
+    // keeps for the batch would no longer line up with the batch's rows.
     const key = this.#plan.keyOf(rec.values);
     const dup = this.#dupes(key, rec.line);
     if (dup?.reject) {
@@ -129,6 +157,10 @@ export class Batcher {
         stage: "local",
       }]);
       this.#rejects?.write(rec.values, rec.line, dup.message);
+      return undefined;
+    }
+    if (this.#changes && !this.#changes.admit(this.#cur.batch.index, r.row)) {
+      this.#ledger.rowUnchanged();
       return undefined;
     }
     this.#ledger.rowStaged();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { MapResult } from "../mapping/mod.ts";
 import { checkCounts } from "../report/summary.ts";
-import { Batcher, type BatcherPlan } from "./batcher.ts";
+import { Batcher, type BatcherPlan, duplicateFinder } from "./batcher.ts";
 import { RunLedger } from "./ledger.ts";
 
 /** A plan whose mapper refuses a non-numeric N. */
@@ -70,4 +70,71 @@ Deno.test("Batcher keeps no source records when there is no rejects file", () =>
   const full = batcher.add({ line: 3, values: { ID: "b", N: "2" } });
   assert.deepEqual(full!.records, []);
   assert.equal(batcher.rest(), undefined, "an empty last batch is not a batch");
+});
+
+Deno.test("duplicateFinder under reject refuses a later row with a seen key, naming the first line", () => {
+  const find = duplicateFinder("reject");
+  assert.equal(find("a", 2), undefined);
+  assert.equal(find("b", 3), undefined);
+  assert.equal(find(undefined, 4), undefined, "a row without a key is never a duplicate");
+  assert.deepEqual(find("a", 5), {
+    reject: true,
+    message: 'Duplicate key "a": line 2 has the same key (duplicates: reject)',
+  });
+});
+
+Deno.test("duplicateFinder under first_wins drops every later row of a key, naming the line that wins", () => {
+  const find = duplicateFinder("first_wins");
+  assert.equal(find("a", 2), undefined);
+  assert.equal(
+    find("a", 7)?.message,
+    'Duplicate key "a" dropped: line 2 has the same key and wins (duplicates: first_wins)',
+  );
+  assert.equal(find("a", 9)?.reject, true);
+});
+
+Deno.test("duplicateFinder under last_wins drops every row but the last of its key", () => {
+  const find = duplicateFinder("last_wins", new Map([["a", 9], ["b", 3]]));
+  assert.equal(
+    find("a", 2)?.message,
+    'Duplicate key "a" dropped: line 9 has the same key and wins (duplicates: last_wins)',
+  );
+  assert.equal(find("b", 3), undefined);
+  assert.equal(find("a", 9), undefined, "the last row of a key is sent");
+  assert.equal(find("c", 4), undefined, "a key the pre-scan did not see is sent");
+});
+
+Deno.test("duplicateFinder under allow finds nothing", () => {
+  const find = duplicateFinder("allow");
+  find("a", 2);
+  assert.equal(find("a", 3), undefined);
+});
+
+Deno.test("Batcher counts rows dropped by last_wins as rejected and writes them to the rejects file", () => {
+  const ledger = new RunLedger({ maxErrors: 10, now: () => 0 });
+  const written: [number | undefined, string][] = [];
+  const sink = { write: (_: unknown, l: number | undefined, m: string) => written.push([l, m]) };
+  const last = new Map([["a", 4], ["b", 3]]);
+  const batcher = new Batcher(
+    { ...plan, duplicates: "last_wins" },
+    10,
+    ledger,
+    sink,
+    undefined,
+    last,
+  );
+  for (const [line, id] of [[2, "a"], [3, "b"], [4, "a"]] as const) {
+    batcher.add({ line, values: { ID: id, N: String(line) } });
+  }
+  assert.deepEqual(batcher.rest()!.batch.rows, [{ id: "b", n: 3 }, { id: "a", n: 4 }]);
+  assert.deepEqual(written, [
+    [2, 'Duplicate key "a" dropped: line 4 has the same key and wins (duplicates: last_wins)'],
+  ]);
+  ledger.finish();
+  assert.deepEqual(ledger.lists().errors.map((e) => [e.source_line, e.key, e.code, e.field]), [
+    [2, "a", "duplicate_key", "id"],
+  ]);
+  const c = ledger.counts();
+  assert.deepEqual([c.read, c.rejected, c.unsent], [3, 1, 2]);
+  assert.deepEqual(checkCounts(c), []);
 });

@@ -25,7 +25,7 @@ import {
 } from "../sources/mod.ts";
 import { Batcher, type InFlight } from "./batcher.ts";
 import { type ChangeTracker, finishChanges } from "./changes.ts";
-import { scanRejects } from "../preflight.ts";
+import { lastLines, scanRejects } from "../preflight.ts";
 import { count } from "../util/format.ts";
 import { RunLedger } from "./ledger.ts";
 import { type LifecycleDeps, type Resumed, runBatch } from "./lifecycle.ts";
@@ -92,6 +92,8 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   // The journal and the rejects file hide secrets too, the run-time ones (tokens) included.
   const journal = (e: JournalEvent) =>
     deps.journal?.writer.record(redactDeep(e, plan.secrets) as JournalEvent);
+  // Before the rejects file exists, so a source that fails here leaves nothing half-written.
+  const last = await lastLines(plan, deps.openSource ?? defaultOpenSource);
   const source = (deps.openSource ?? defaultOpenSource)(plan.source);
   const rejects = plan.output.rejects
     ? new RedactingRejects(plan.output.rejects, () => source.columns(), {
@@ -129,8 +131,8 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     },
   };
 
-  const batcher = new Batcher(plan, plan.target.batchSize, ledger, rejects, deps.changes);
-  const over = plan.stopBeforeSend ? await rejectRateOver(plan, deps) : undefined;
+  const batcher = new Batcher(plan, plan.target.batchSize, ledger, rejects, deps.changes, last);
+  const over = plan.stopBeforeSend ? await rejectRateOver(plan, deps, last) : undefined;
   if (over) {
     ledger.stop("limit", over);
     await readOnly(source, batcher, ledger);
@@ -223,8 +225,12 @@ function summaryOf(
  * The first pass of `limits.stop_before_send_on_error_rate`: why nothing may be sent, when the
  * rows rejected locally already exceed `max_error_rate`.
  */
-async function rejectRateOver(plan: Plan, deps: ExecuteDeps): Promise<string | undefined> {
-  const scan = await scanRejects(plan, deps.openSource ?? defaultOpenSource);
+async function rejectRateOver(
+  plan: Plan,
+  deps: ExecuteDeps,
+  last: ReadonlyMap<string, number> | undefined,
+): Promise<string | undefined> {
+  const scan = await scanRejects(plan, deps.openSource ?? defaultOpenSource, last);
   const rate = scan.read === 0 ? 0 : scan.rejected / scan.read;
   if (rate <= plan.maxErrorRate) return undefined;
   const pct = (x: number) => `${Math.round(x * 10000) / 100}%`;
