@@ -75,9 +75,9 @@ export function humanReport(s: Summary, style: Style, maxErrors = 10): string[] 
   const row = (e: Summary["errors"][number]) =>
     `    ${e.source_line !== undefined ? `line ${e.source_line}` : "line ?"}${
       e.key ? ` [${oneLine(e.key)}]` : ""
-    } ${e.stage === "local" ? "rejected locally" : e.outcome ?? "failed"}: ${oneLine(e.message)}${
-      e.code ? ` (${oneLine(e.code)})` : ""
-    }`;
+    }${e.field ? ` field "${oneLine(e.field)}"` : ""} ${
+      e.stage === "local" ? "rejected locally" : e.outcome ?? "failed"
+    }: ${oneLine(e.message)}${e.code ? ` (${oneLine(e.code)})` : ""}`;
   if (failed.length > 0) {
     lines.push(`  first rows that failed (${c.rejected} rejected locally, ${c.failed} failed):`);
     for (const e of failed.slice(0, maxErrors)) lines.push(row(e));

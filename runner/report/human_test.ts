@@ -77,3 +77,29 @@ Deno.test("humanReport() says 1 row and 1 poll, not 1 rows and 1 polls", () => {
     lines.join("\n"),
   );
 });
+
+Deno.test("humanReport() names the field of a failed row when the API named it", () => {
+  const lines = humanReport(
+    summary({
+      counts: { ...summary().counts, succeeded: 8, failed: 2 },
+      errors: [
+        {
+          source_line: 81,
+          key: "aw00079",
+          field: "stage",
+          message: "invalid value in field 'stage'",
+          stage: "remote",
+        },
+        { source_line: 90, key: "aw00088", message: "Row failed", stage: "remote" },
+      ],
+    }),
+    { color: false },
+  );
+  assert.ok(
+    lines.includes(
+      `    line 81 [aw00079] field "stage" failed: invalid value in field 'stage'`,
+    ),
+    lines.join("\n"),
+  );
+  assert.ok(lines.includes("    line 90 [aw00088] failed: Row failed"), lines.join("\n"));
+});
