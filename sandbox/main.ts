@@ -202,10 +202,23 @@ export function describeSandbox(url: string, options: ServeOptions): string {
   ].join("\n");
 }
 
-/** Runs `serve` until SIGINT (or SIGTERM), then closes the server. Returns the exit code. */
+/**
+ * Runs `serve` until SIGINT (or SIGTERM), then closes the server. Returns the exit code: 2 when
+ * the port is busy.
+ */
 export async function serve(args: readonly string[]): Promise<number> {
   const options = parseServeArgs(args);
-  const sandbox = await startFromOptions(options);
+  let sandbox: Sandbox;
+  try {
+    sandbox = await startFromOptions(options);
+  } catch (e) {
+    // A busy port is a user's everyday mistake, not a bug: one line, no stack trace.
+    if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    console.error(
+      `error: port ${options.port} is busy: stop what uses it or pass --port 0 for any free port`,
+    );
+    return 2;
+  }
   console.log(describeSandbox(sandbox.url, options));
   const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
