@@ -6,6 +6,9 @@
  *
  * @module
  */
+import { sleep } from "../util/sleep.ts";
+
+export { sleep };
 
 /** The pipeline's `polling` section, in milliseconds. */
 export interface PollPolicy {
@@ -13,22 +16,6 @@ export interface PollPolicy {
   backoff: number;
   max_interval: number;
   timeout: number;
-}
-
-/** Waits `ms`, or rejects with the signal's reason when it aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** When to check a batch next, from the moment it was uploaded. */

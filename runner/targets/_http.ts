@@ -7,6 +7,7 @@
 import { HttpError, RunnerError, TransportError } from "../errors.ts";
 import { formatDuration } from "../util/format.ts";
 import type { RequestInfo, TargetContext } from "./types.ts";
+import { sleep } from "../util/sleep.ts";
 
 /** How a request may be retried. */
 export interface RetryPolicy {
@@ -40,22 +41,6 @@ export interface RequestSpec {
   /** Label used in messages, e.g. `upload batch 3` (never the URL's query, which may hold ids). */
   what: string;
   timeoutMs: number;
-}
-
-/** Sleeps, unless the signal aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** Parses `Retry-After` (seconds or an HTTP date) into milliseconds. */
