@@ -43,7 +43,8 @@ export interface LoadOptions {
 
 type Path = (string | number)[];
 
-function locator(doc: Document, lc: LineCounter) {
+/** Finds a YAML path in a parsed document: its line and column (the key's, with `keyOf`). */
+export function locator(doc: Document, lc: LineCounter) {
   return (path: readonly (string | number)[], keyOf = false): { line: number; column: number } => {
     let node: unknown = doc.contents;
     let offset = (doc.contents as YamlNode | null)?.range?.[0] ?? 0;

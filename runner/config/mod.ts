@@ -4,7 +4,7 @@
  * @module
  */
 export * from "./schema.ts";
-export { loadPipeline, parsePipeline, validate } from "./load.ts";
+export { loadPipeline, locator, parsePipeline, validate } from "./load.ts";
 export type { LoadedPipeline, LoadOptions } from "./load.ts";
 export { baseUrl, duration, nonEmpty, parseDuration } from "./fields.ts";
 export { identityOf, secret, secretValues, volatile } from "./markers.ts";

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
-import type { Document, Node as YamlNode } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
 import { type Diagnostic, PipelineError } from "../../errors.ts";
+import { locator } from "../../config/mod.ts";
 import { hint } from "../../util/suggest.ts";
 import { type Description, descriptionSchema } from "./schema.ts";
 
@@ -23,37 +23,6 @@ export interface LoadedDescription {
 const MAX_BYTES = 256 * 1024;
 
 type Path = (string | number)[];
-
-function locator(doc: Document, lc: LineCounter) {
-  return (path: readonly (string | number)[], keyOf = false): { line: number; column: number } => {
-    let node: unknown = doc.contents;
-    let offset = (doc.contents as YamlNode | null)?.range?.[0] ?? 0;
-    for (let i = 0; i < path.length; i++) {
-      const seg = path[i];
-      if (isMap(node)) {
-        const pair = node.items.find((p) =>
-          isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg)
-        );
-        if (!pair) break;
-        const keyNode = pair.key as YamlNode;
-        if (i === path.length - 1 && keyOf) {
-          offset = keyNode.range?.[0] ?? offset;
-          break;
-        }
-        const v = pair.value as YamlNode | null;
-        offset = v?.range?.[0] ?? keyNode.range?.[0] ?? offset;
-        node = v;
-      } else if (isSeq(node) && typeof seg === "number") {
-        const item = node.items[seg] as YamlNode | undefined;
-        if (!item) break;
-        offset = item.range?.[0] ?? offset;
-        node = item;
-      } else break;
-    }
-    const pos = lc.linePos(offset);
-    return { line: pos.line, column: pos.col };
-  };
-}
 
 /** The keys an object at `path` of the schema accepts (for "did you mean"). */
 function keysAt(path: readonly PropertyKey[], data: unknown): string[] {
