@@ -214,7 +214,10 @@ interface Execution {
   executionId: string;
   contentType: "CSV" | "JSON";
   createdAt: number;
+  /** Rows parsed out of the upload, until the execution is processed (then released). */
   rows: WorkspanRow[];
+  /** How many rows the upload held (`input_count`). */
+  count: number;
   fault?: WorkspanExecutionFault;
   outcome?: Outcome;
 }
@@ -262,6 +265,8 @@ export function createWorkspanSandbox(options: WorkspanSandboxOptions = {}): Wor
       ex.outcome = ex.fault?.kind === "failed"
         ? { completedAt, success: 0, errors: [], statusMsg: ex.fault.message }
         : processRows(ex, completedAt);
+      // Processed rows live on in the store (or in the outcome's errors); the upload is let go.
+      ex.rows = [];
     }
   }
 
@@ -288,11 +293,12 @@ export function createWorkspanSandbox(options: WorkspanSandboxOptions = {}): Wor
       success++;
       const record = store.get(key);
       if (record) {
-        record.row = { ...row };
+        // The parsed row belongs to the sandbox alone: stored as is, not copied.
+        record.row = row;
         record.loads++;
         record.executionId = ex.executionId;
       } else {
-        store.set(key, { key, row: { ...row }, loads: 1, executionId: ex.executionId });
+        store.set(key, { key, row, loads: 1, executionId: ex.executionId });
       }
     }
     return { completedAt, success, errors };
@@ -362,7 +368,14 @@ export function createWorkspanSandbox(options: WorkspanSandboxOptions = {}): Wor
     let executionId: string;
     do executionId = newExecutionId(); while (executions.has(executionId));
     const createdAt = now();
-    const ex: Execution = { integrationId, executionId, contentType, createdAt, rows };
+    const ex: Execution = {
+      integrationId,
+      executionId,
+      contentType,
+      createdAt,
+      rows,
+      count: rows.length,
+    };
     const fault = options.executionFault?.({ integrationId, executionId, rows: rows.length });
     if (fault) ex.fault = fault;
     executions.set(executionId, ex);
@@ -404,7 +417,7 @@ export function createWorkspanSandbox(options: WorkspanSandboxOptions = {}): Wor
       integration_id: ex.integrationId,
       execution_id: ex.executionId,
       status: ex.outcome ? "completed" : "running",
-      input_count: ex.rows.length,
+      input_count: ex.count,
     };
     const startedAt = new Date(ex.createdAt).toISOString();
     const echo = { include_errors: includeErrors, max_errors: maxErrors };
@@ -478,8 +491,8 @@ export function createWorkspanSandbox(options: WorkspanSandboxOptions = {}): Wor
       status: ex.outcome ? "completed" : "running",
       contentType: ex.contentType,
       createdAt: new Date(ex.createdAt).toISOString(),
-      rowsReceived: ex.rows.length,
-      inputCount: ex.rows.length,
+      rowsReceived: ex.count,
+      inputCount: ex.count,
     };
     if (ex.outcome) {
       view.completedAt = new Date(ex.outcome.completedAt).toISOString();
@@ -545,7 +558,7 @@ export function createWorkspanSandbox(options: WorkspanSandboxOptions = {}): Wor
 
 /** A failed execution counts every row as an error, though it lists none in `errors[]`. */
 function errorCount(ex: Execution, outcome: Outcome): number {
-  return outcome.statusMsg !== undefined ? ex.rows.length : outcome.errors.length;
+  return outcome.statusMsg !== undefined ? ex.count : outcome.errors.length;
 }
 
 function invalidInput(detail: string): Response {
@@ -617,16 +630,19 @@ function jsonRows(text: string): WorkspanRow[] {
   }
   if (!Array.isArray(data)) throw new InvalidInput("body must be a JSON array of objects");
   if (data.length === 0) throw new InvalidInput("body has no rows");
-  data.forEach((item, i) => {
+  for (let i = 0; i < data.length; i++) {
+    const item = data[i];
     if (typeof item !== "object" || item === null || Array.isArray(item)) {
       throw new InvalidInput(`item ${i} is not an object`);
     }
-    for (const [name, value] of Object.entries(item)) {
+    // for...in over a parsed object: own keys only, and no [name, value] array per field.
+    for (const name in item) {
+      const value = item[name];
       if (typeof value === "object" && value !== null) {
         throw new InvalidInput(`item ${i} is not flat: field "${name}" holds an object or array`);
       }
     }
-  });
+  }
   return data as WorkspanRow[];
 }
 

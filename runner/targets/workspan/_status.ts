@@ -34,6 +34,8 @@ function parseDataRow(v: unknown): Record<string, unknown> | undefined {
 
 /** Finds which row of the batch an error is about: by key, then by data_row among equal keys. */
 function matchRows(batch: Batch, errors: unknown[]): RowFailure[] {
+  // Most batches have no error to place: the key index is built only when one needs it.
+  if (errors.length === 0) return [];
   const byKey = new Map<string, number[]>();
   batch.rows.forEach((row, i) => {
     const k = row[batch.key];
