@@ -8,7 +8,8 @@
 import type { Plan } from "./compile.ts";
 import { closest } from "./util/suggest.ts";
 import type { Diagnostic } from "./errors.ts";
-import { duplicateFinder, keyCopy } from "./execute/batcher.ts";
+import { duplicateFinder, type LineOfKey } from "./execute/batcher.ts";
+import { KeyLines } from "./state/mod.ts";
 import { openSource, type Source, type SourceOptions } from "./sources/mod.ts";
 
 /** Problems and warnings found in the source's header. */
@@ -94,7 +95,7 @@ export interface RejectScan {
 export async function scanRejects(
   plan: Pick<Plan, "source" | "mapper" | "keyOf" | "duplicates">,
   open: (o: SourceOptions) => Source = openSource,
-  last?: ReadonlyMap<string, number>,
+  last?: LineOfKey,
 ): Promise<RejectScan> {
   let read = 0;
   let rejected = 0;
@@ -110,21 +111,20 @@ export async function scanRejects(
 /**
  * The pre-scan of `duplicates: last_wins`: reads and maps the whole source once and keeps, for
  * each key, the line of its last row that reads and maps (so a last row rejected for its values
- * does not make the row before it lose too). Only a Map key → line is kept. Undefined for every
- * other policy, which needs no pre-scan.
+ * does not make the row before it lose too). Only key → line is kept, in a compact `KeyLines`.
+ * Undefined for every other policy, which needs no pre-scan.
  */
 export async function lastLines(
   plan: Pick<Plan, "source" | "mapper" | "keyOf" | "duplicates">,
   open: (o: SourceOptions) => Source = openSource,
-): Promise<Map<string, number> | undefined> {
+): Promise<KeyLines | undefined> {
   if (plan.duplicates !== "last_wins") return undefined;
-  const last = new Map<string, number>();
+  const last = new KeyLines();
   for await (const rec of open(plan.source).records()) {
     if (rec.error !== undefined || !plan.mapper.map(rec.values).ok) continue;
     const key = plan.keyOf(rec.values);
     if (key === undefined) continue;
-    if (last.has(key)) last.set(key, rec.line);
-    else last.set(keyCopy(key), rec.line);
+    last.set(key, rec.line);
   }
   return last;
 }

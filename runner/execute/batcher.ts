@@ -9,6 +9,7 @@ import type { RejectsWriter } from "../report/rejects.ts";
 import type { SourceRecord } from "../sources/mod.ts";
 import type { Batch } from "../targets/mod.ts";
 import type { ChangeTracker } from "./changes.ts";
+import { KeyLines } from "../state/mod.ts";
 import type { RunLedger } from "./ledger.ts";
 
 /** A batch with the source records its rows came from (kept only for the rejects file). */
@@ -31,6 +32,9 @@ export type DuplicateCheck = (
   line: number,
 ) => { reject: boolean; message: string } | undefined;
 
+/** Each key's line, as the `last_wins` pre-scan found it (a `KeyLines`, or a Map in tests). */
+export type LineOfKey = Pick<ReadonlyMap<string, number>, "get">;
+
 /** What to do with a key seen again in the same file (`duplicates`). */
 export type DuplicatePolicy = Plan["duplicates"];
 
@@ -39,14 +43,15 @@ export type DuplicatePolicy = Plan["duplicates"];
  * remember each key and the line it was first seen on, and drop a later row with that key;
  * `last_wins` drops every row that is not the last of its key in `last` (from a first pass
  * over the source, `lastLines`); `allow` finds nothing. A dropped row is a local reject
- * naming both lines, so it is counted and written to the rejects file. Keys live in one Map:
- * about 90 bytes a key of 10 characters, so 1M keys take about 90 MB.
+ * naming both lines, so it is counted and written to the rejects file. Keys live in one
+ * `KeyLines` (typed arrays): about 30 bytes a key of 10 characters, so 1M keys take about 30 MB
+ * and no object per key (`allow` keeps none).
  *
  * @param last `last_wins`: each key's last line (rows the pre-scan did not see are sent)
  */
 export function duplicateFinder(
   policy: DuplicatePolicy,
-  last?: ReadonlyMap<string, number>,
+  last?: LineOfKey,
 ): DuplicateCheck {
   if (policy === "allow") return () => undefined;
   const quoted = (key: string) => `Duplicate key ${JSON.stringify(key)}`;
@@ -62,14 +67,11 @@ export function duplicateFinder(
       };
     };
   }
-  const seen = new Map<string, number>();
+  const seen = new KeyLines();
   return (key, line) => {
     if (key === undefined) return undefined;
-    const first = seen.get(key);
-    if (first === undefined) {
-      seen.set(keyCopy(key), line);
-      return undefined;
-    }
+    const first = seen.claim(key, line);
+    if (first === undefined) return undefined;
     return {
       reject: true,
       message: policy === "first_wins"
@@ -77,11 +79,6 @@ export function duplicateFinder(
         : `${quoted(key)}: line ${first} has the same key (duplicates: reject)`,
     };
   };
-}
-
-/** A copy of a key, so a Map entry does not keep a large read buffer alive. */
-export function keyCopy(key: string): string {
-  return key.length < 13 ? key : JSON.parse(JSON.stringify(key));
 }
 
 /** Collects mapped rows into batches of `size` rows. */
@@ -107,7 +104,7 @@ export class Batcher {
     ledger: RunLedger,
     rejects?: RejectsSink,
     changes?: ChangeTracker,
-    lastLines?: ReadonlyMap<string, number>,
+    lastLines?: LineOfKey,
   ) {
     this.#plan = plan;
     this.#size = size;

@@ -23,7 +23,7 @@ import {
   type Source,
   type SourceOptions,
 } from "../sources/mod.ts";
-import { Batcher, type InFlight } from "./batcher.ts";
+import { Batcher, type InFlight, type LineOfKey } from "./batcher.ts";
 import { type ChangeTracker, finishChanges } from "./changes.ts";
 import { lastLines, scanRejects } from "../preflight.ts";
 import { count } from "../util/format.ts";
@@ -228,7 +228,7 @@ function summaryOf(
 async function rejectRateOver(
   plan: Plan,
   deps: ExecuteDeps,
-  last: ReadonlyMap<string, number> | undefined,
+  last: LineOfKey | undefined,
 ): Promise<string | undefined> {
   const scan = await scanRejects(plan, deps.openSource ?? defaultOpenSource, last);
   const rate = scan.read === 0 ? 0 : scan.rejected / scan.read;

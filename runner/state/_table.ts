@@ -221,7 +221,8 @@ export class Table {
   }
 }
 
-function place(slots: Int32Array, kh: number, e: number): void {
+/** Puts entry `e` in the first free slot from its hash on (linear probing). */
+export function place(slots: Int32Array, kh: number, e: number): void {
   const mask = slots.length - 1;
   let s = kh & mask;
   while (slots[s] !== 0) s = (s + 1) & mask;

@@ -39,6 +39,7 @@ import { acquireLock, type Lock, type LockHolder } from "./_lock.ts";
 import { CONFIRMED, EVER, SEEN, Table } from "./_table.ts";
 
 export { rowHash } from "./_hash.ts";
+export { KeyLines } from "./_key_lines.ts";
 export { type LockHolder, StateLockedError } from "./_lock.ts";
 
 /**

@@ -1,0 +1,135 @@
+/**
+ * A compact map from key to source line, for the duplicate-key checks that must remember every
+ * key of a file: the keys' UTF-8 bytes in one buffer and the lines in a typed array, with an
+ * open-addressing index on a 32-bit key hash. About 30 bytes a key of 10 ASCII characters (a
+ * `Map<string, number>` takes about 90, and its million entries are objects the garbage collector
+ * walks on every major collection); no JS object per key.
+ *
+ * @module
+ */
+import { keyHash } from "./_hash.ts";
+import { place } from "./_table.ts";
+
+const enc = new TextEncoder();
+
+/** Keys with the line each was last set to; entries are never removed. */
+export class KeyLines {
+  #count = 0;
+  #lines = new Int32Array(1024);
+  #hashes = new Int32Array(1024);
+  /** Entry i's key is #bytes[#offsets[i], #offsets[i + 1]). */
+  #offsets = new Uint32Array(1025);
+  #bytes = new Uint8Array(16384);
+  /** Entry index + 1 per slot, 0 when empty; a power of two at least twice the count. */
+  #slots = new Int32Array(2048);
+
+  /** How many keys are held. */
+  get size(): number {
+    return this.#count;
+  }
+
+  /** The line of a key, or undefined when it was never set. */
+  get(key: string): number | undefined {
+    const e = this.#find(key, keyHash(key));
+    return e < 0 ? undefined : this.#lines[e];
+  }
+
+  /** Sets the line of a key, adding the key when it is new. */
+  set(key: string, line: number): void {
+    const kh = keyHash(key);
+    const found = this.#find(key, kh);
+    if (found >= 0) this.#lines[found] = line;
+    else this.#add(key, kh, line);
+  }
+
+  /**
+   * The line a key was first given, or, for a key not held yet, undefined after adding it with
+   * `line` (one lookup for both).
+   */
+  claim(key: string, line: number): number | undefined {
+    const kh = keyHash(key);
+    const found = this.#find(key, kh);
+    if (found >= 0) return this.#lines[found];
+    this.#add(key, kh, line);
+    return undefined;
+  }
+
+  #add(key: string, kh: number, line: number): void {
+    if (this.#count === this.#lines.length) this.#grow();
+    const e = this.#count++;
+    this.#lines[e] = line;
+    this.#hashes[e] = kh;
+    this.#offsets[e + 1] = this.#offsets[e]! + this.#append(key);
+    if (this.#count * 2 > this.#slots.length) this.#reindex();
+    else place(this.#slots, kh, e);
+  }
+
+  #find(key: string, kh: number): number {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    for (let s = kh & mask;; s = (s + 1) & mask) {
+      const e = slots[s]! - 1;
+      if (e < 0) return -1;
+      if (this.#hashes[e] === kh && this.#keyIs(e, key)) return e;
+    }
+  }
+
+  /** Compares an entry's stored UTF-8 key with a string without decoding it. */
+  #keyIs(e: number, key: string): boolean {
+    const start = this.#offsets[e]!;
+    const len = this.#offsets[e + 1]! - start;
+    const b = this.#bytes;
+    if (len === key.length) {
+      // Equal lengths: the key is ASCII, since any other character takes more UTF-8 bytes.
+      for (let i = 0; i < len; i++) if (b[start + i] !== key.charCodeAt(i)) return false;
+      return true;
+    }
+    if (len < key.length) return false; // UTF-8 is never shorter than the UTF-16 code units
+    const k = enc.encode(key);
+    if (k.length !== len) return false;
+    for (let i = 0; i < len; i++) if (b[start + i] !== k[i]) return false;
+    return true;
+  }
+
+  /**
+   * Appends a key's UTF-8 bytes after the last key (ASCII without a call into the encoder).
+   *
+   * @returns how many bytes it took
+   */
+  #append(key: string): number {
+    const at = this.#offsets[this.#count - 1]!;
+    if (at + key.length * 3 > this.#bytes.length) {
+      const next = new Uint8Array(Math.max(this.#bytes.length * 2, at + key.length * 3));
+      next.set(this.#bytes.subarray(0, at));
+      this.#bytes = next;
+    }
+    const b = this.#bytes;
+    for (let i = 0; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      if (c >= 0x80) {
+        return enc.encodeInto(key, b.subarray(at)).written;
+      }
+      b[at + i] = c;
+    }
+    return key.length;
+  }
+
+  #grow(): void {
+    const cap = this.#lines.length * 2;
+    const lines = new Int32Array(cap);
+    lines.set(this.#lines);
+    this.#lines = lines;
+    const hashes = new Int32Array(cap);
+    hashes.set(this.#hashes);
+    this.#hashes = hashes;
+    const offsets = new Uint32Array(cap + 1);
+    offsets.set(this.#offsets);
+    this.#offsets = offsets;
+  }
+
+  #reindex(): void {
+    const slots = new Int32Array(this.#slots.length * 2);
+    for (let e = 0; e < this.#count; e++) place(slots, this.#hashes[e]!, e);
+    this.#slots = slots;
+  }
+}
