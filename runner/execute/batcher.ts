@@ -7,19 +7,24 @@
 import type { Plan } from "../compile.ts";
 import type { RejectsWriter } from "../report/rejects.ts";
 import type { SourceRecord } from "../sources/mod.ts";
+import type { MappedRow, Value } from "../mapping/mod.ts";
 import type { Batch } from "../targets/mod.ts";
+import { own } from "../util/format.ts";
 import type { ChangeTracker } from "./changes.ts";
 import { KeyLines } from "../state/mod.ts";
 import type { RunLedger } from "./ledger.ts";
 
-/** A batch with the source records its rows came from (kept only for the rejects file). */
+/**
+ * A batch on its way. Only the batch: the source records of its rows are not kept (a row that
+ * fails remotely is written to the rejects file from the source, by line, when the run ends;
+ * see `RejectsWriter.writeLater`).
+ */
 export interface InFlight {
   batch: Batch;
-  records: Readonly<Record<string, unknown>>[];
 }
 
 /** Where rows that did not load go (the rejects file). */
-export type RejectsSink = Pick<RejectsWriter, "write">;
+export type RejectsSink = Pick<RejectsWriter, "write" | "writeLater">;
 
 /** What the batcher needs of a plan. */
 export type BatcherPlan =
@@ -94,7 +99,7 @@ export class Batcher {
 
   /**
    * @param size rows per batch (the target's batch size)
-   * @param rejects where rejected rows go; without it no source record is kept
+   * @param rejects where rejected rows go
    * @param changes `send: changed`: decides which mapped rows are sent
    * @param lastLines `duplicates: last_wins`: each key's last line (`lastLines` in preflight)
    */
@@ -164,7 +169,8 @@ export class Batcher {
     const cur = this.#cur;
     cur.batch.rows.push(r.row);
     cur.batch.lines.push(rec.line);
-    if (this.#rejects) cur.records.push(rec.values);
+    const k = r.row[this.#plan.key] ?? null;
+    cur.batch.keys.push(typeof k === "string" ? own(k) : k);
     if (cur.batch.rows.length < this.#size) return undefined;
     this.#cur = this.#fresh();
     return cur;
@@ -178,8 +184,14 @@ export class Batcher {
   #fresh(): InFlight {
     const p = this.#plan;
     return {
-      batch: { index: this.#next++, fields: p.mapper.fields, rows: [], lines: [], key: p.key },
-      records: [],
+      batch: {
+        index: this.#next++,
+        fields: p.mapper.fields,
+        rows: [],
+        lines: [],
+        keys: [],
+        key: p.key,
+      },
     };
   }
 }
@@ -202,18 +214,49 @@ export function isResend(batch: Pick<Batch, "index">): boolean {
 
 /**
  * The follow-up batch of the rows `rows` (indexes in `f`) an API never processed: the same
- * fields and key, the rows in their order, each with its source line and record.
+ * fields and key, the rows in their order, each with its source line and key.
+ *
+ * @param mapped the rows themselves when `f`'s were let go (read again from the source)
  */
-export function resendBatch(f: InFlight, rows: readonly number[]): InFlight {
+export function resendBatch(
+  f: InFlight,
+  rows: readonly number[],
+  mapped?: ReadonlyMap<number, MappedRow>,
+): InFlight {
   const b = f.batch;
   return {
     batch: {
       index: resendIndex(b.index),
       fields: b.fields,
       key: b.key,
-      rows: rows.map((i) => b.rows[i]!),
+      rows: rows.map((i) => mapped?.get(i) ?? b.rows[i]!),
       lines: rows.map((i) => b.lines[i]!),
+      keys: rows.map((i) => b.keys[i]!),
     },
-    records: f.records.length > 0 ? rows.map((i) => f.records[i]!) : [],
   };
+}
+
+/**
+ * Lets go of a packed batch's rows (`Target.pack` holds what is sent): the array keeps its
+ * length and only the rows whose key is repeated in the batch, which an API's errors may need to
+ * be told apart by their values (WorkSpan's `data_row`).
+ *
+ * @param keysUnique whether the batcher already refused repeated keys (every `duplicates` policy
+ *   but `allow`), so there is nothing to look for
+ */
+export function releaseRows(batch: Batch, keysUnique: boolean): void {
+  const seen = new Map<Value, number>();
+  const repeated: number[] = [];
+  if (!keysUnique) {
+    batch.keys.forEach((k, i) => {
+      const first = seen.get(k);
+      if (first === undefined) return void seen.set(k, i);
+      if (first >= 0) repeated.push(first);
+      seen.set(k, -1);
+      repeated.push(i);
+    });
+  }
+  const kept: MappedRow[] = new Array(batch.rows.length);
+  for (const i of repeated) kept[i] = batch.rows[i]!;
+  batch.rows = kept;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { MapResult } from "../mapping/mod.ts";
 import { checkCounts } from "../report/summary.ts";
-import { Batcher, type BatcherPlan, duplicateFinder } from "./batcher.ts";
+import { Batcher, type BatcherPlan, duplicateFinder, releaseRows } from "./batcher.ts";
 import { RunLedger } from "./ledger.ts";
 
 /** A plan whose mapper refuses a non-numeric N. */
@@ -26,6 +26,9 @@ function setup(withRejects = true) {
   const sink = {
     write: (v: Record<string, unknown>, l: number | undefined, m: string) =>
       written.push([v, l, m]),
+    writeLater: () => {
+      throw new Error("the batcher writes only local rejects, with their values");
+    },
   };
   return { ledger, written, batcher: new Batcher(plan, 2, ledger, withRejects ? sink : undefined) };
 }
@@ -38,7 +41,7 @@ Deno.test("Batcher fills batches in source order with each row's source line", (
   assert.deepEqual(out.map((b) => b?.batch.index), [undefined, 0, undefined, 1, undefined]);
   assert.deepEqual(out[3]!.batch.lines, [4, 5]);
   assert.deepEqual(out[3]!.batch.rows, [{ id: "k4", n: 4 }, { id: "k5", n: 5 }]);
-  assert.deepEqual(out[3]!.records, [{ ID: "k4", N: "4" }, { ID: "k5", N: "5" }]);
+  assert.deepEqual(out[3]!.batch.keys, ["k4", "k5"]);
   const rest = batcher.rest()!;
   assert.deepEqual([rest.batch.index, rest.batch.lines], [2, [6]]);
   assert.deepEqual(ledger.counts().unsent, 5, "mapped rows are unsent until their batch is sent");
@@ -64,12 +67,38 @@ Deno.test("Batcher rejects unreadable and unmappable rows with their line and ke
   assert.equal(batcher.rest()!.batch.rows.length, 1);
 });
 
-Deno.test("Batcher keeps no source records when there is no rejects file", () => {
-  const { batcher } = setup(false);
-  batcher.add({ line: 2, values: { ID: "a", N: "1" } });
-  const full = batcher.add({ line: 3, values: { ID: "b", N: "2" } });
-  assert.deepEqual(full!.records, []);
-  assert.equal(batcher.rest(), undefined, "an empty last batch is not a batch");
+Deno.test("Batcher keeps no source record, with or without a rejects file", () => {
+  for (const withRejects of [true, false]) {
+    const { batcher } = setup(withRejects);
+    batcher.add({ line: 2, values: { ID: "a", N: "1" } });
+    const full = batcher.add({ line: 3, values: { ID: "b", N: "2" } });
+    assert.deepEqual(Object.keys(full!), ["batch"]);
+    assert.equal(batcher.rest(), undefined, "an empty last batch is not a batch");
+  }
+});
+
+Deno.test("releaseRows keeps a batch's length, keys and lines, and only rows of repeated keys", () => {
+  const batch = {
+    index: 0,
+    fields: ["id", "n"],
+    rows: [{ id: "a", n: 1 }, { id: "b", n: 2 }, { id: "a", n: 3 }, { id: "c", n: 4 }],
+    lines: [2, 3, 4, 5],
+    keys: ["a", "b", "a", "c"],
+    key: "id",
+  };
+  const unique = { ...batch, rows: [...batch.rows] };
+  releaseRows(unique, true);
+  assert.equal(unique.rows.length, 4);
+  assert.deepEqual(unique.rows.filter((r) => r !== undefined), []);
+  releaseRows(batch, false);
+  assert.equal(batch.rows.length, 4);
+  assert.deepEqual([batch.rows[0], batch.rows[1], batch.rows[2], batch.rows[3]], [
+    { id: "a", n: 1 },
+    undefined,
+    { id: "a", n: 3 },
+    undefined,
+  ]);
+  assert.deepEqual([batch.keys, batch.lines], [["a", "b", "a", "c"], [2, 3, 4, 5]]);
 });
 
 Deno.test("duplicateFinder under reject refuses a later row with a seen key, naming the first line", () => {
@@ -113,7 +142,10 @@ Deno.test("duplicateFinder under allow finds nothing", () => {
 Deno.test("Batcher counts rows dropped by last_wins as rejected and writes them to the rejects file", () => {
   const ledger = new RunLedger({ maxErrors: 10, now: () => 0 });
   const written: [number | undefined, string][] = [];
-  const sink = { write: (_: unknown, l: number | undefined, m: string) => written.push([l, m]) };
+  const sink = {
+    write: (_: unknown, l: number | undefined, m: string) => written.push([l, m]),
+    writeLater: () => {},
+  };
   const last = new Map([["a", 4], ["b", 3]]);
   const batcher = new Batcher(
     { ...plan, duplicates: "last_wins" },

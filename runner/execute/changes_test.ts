@@ -21,6 +21,7 @@ const batch = (index: number, rows: number): Batch => ({
   fields: ["id", "v"],
   rows: Array.from({ length: rows }, () => ({})),
   lines: [],
+  keys: Array.from({ length: rows }, () => null),
   key: "id",
 });
 

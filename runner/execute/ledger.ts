@@ -11,7 +11,7 @@
  * @module
  */
 import { RunnerError } from "../errors.ts";
-import { count } from "../util/format.ts";
+import { count, own } from "../util/format.ts";
 import type { BatchOutcome } from "../journal.ts";
 import type { BatchSummary, Counts, RowError } from "../report/summary.ts";
 import type { Batch, BatchCounts, RowFailure } from "../targets/mod.ts";
@@ -569,7 +569,7 @@ function failedRows(
 function remoteError(batch: Batch, f: { row?: number; fail: RowFailure }): RowError {
   const { row, fail } = f;
   const line = row === undefined ? undefined : batch.lines[row];
-  const key = fail.key ?? (row === undefined ? undefined : batch.rows[row]?.[batch.key]);
+  const key = fail.key ?? (row === undefined ? undefined : batch.keys[row]);
   return {
     ...(line === undefined ? {} : { source_line: line }),
     ...(key === undefined || key === null ? {} : { key: String(key) }),
@@ -579,11 +579,6 @@ function remoteError(batch: Batch, f: { row?: number; fail: RowFailure }): RowEr
     stage: "remote",
     ...(fail.outcome === "skipped" ? { outcome: "skipped" as const } : {}),
   };
-}
-
-/** A copy of a string that shares no memory with the string it came from. */
-function own(s: string): string {
-  return s.length < 13 ? s : JSON.parse(JSON.stringify(s));
 }
 
 function byLine(a: RowError, b: RowError): number {

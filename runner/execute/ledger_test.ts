@@ -14,6 +14,7 @@ function batchOf(index: number, rows: number, firstLine = 2): Batch {
     fields: ["id"],
     rows: Array.from({ length: rows }, (_, i) => ({ id: `k${index}-${i}` })),
     lines: Array.from({ length: rows }, (_, i) => firstLine + i),
+    keys: Array.from({ length: rows }, (_, i) => `k${index}-${i}`),
     key: "id",
   };
 }

@@ -9,6 +9,7 @@
  */
 import { ConfigRefusedError, HttpError, RunnerError, TransportError } from "../errors.ts";
 import type { BatchOutcome, JournalEvent } from "../journal.ts";
+import type { MappedRow } from "../mapping/mod.ts";
 import type {
   Batch,
   BatchCounts,
@@ -42,6 +43,12 @@ export interface LifecycleDeps {
   followUp?: (f: InFlight) => Promise<void>;
   /** `send: changed`: told each batch's results, to confirm what the API confirmed. */
   changes?: ChangeTracker;
+  /**
+   * Maps the source records at these lines again (one pass over the source), for unprocessed
+   * rows of a batch whose rows were let go once packed; a line the source no longer has, or whose
+   * row no longer maps, is missing from the answer.
+   */
+  remap?: (lines: ReadonlySet<number>) => Promise<ReadonlyMap<number, MappedRow>>;
 }
 
 /** How a batch an earlier run got to the API starts in this run. */
@@ -112,9 +119,20 @@ export async function runBatch(
   let outcome = await waitForOutcome(batch, sub, d);
   if (!outcome) return;
   // Unprocessed rows get one more job; what a second job leaves unprocessed failed.
-  if (outcome.unprocessed && isResend(batch)) outcome = unprocessedFailed(outcome);
+  if (outcome.unprocessed && isResend(batch)) {
+    outcome = unprocessedFailed(
+      outcome,
+      outcome.unprocessed,
+      "Not processed by the API in two jobs",
+    );
+  }
+  // Rows let go once packed are mapped again from the source, and checked against their key.
+  let mapped: ReadonlyMap<number, MappedRow> | undefined;
+  if (outcome.unprocessed?.some((i) => batch.rows[i] === undefined)) {
+    ({ outcome, mapped } = await remapUnprocessed(batch, outcome, d));
+  }
   d.journal({ event: "done", batch: batch.index, at: new Date(d.now()).toISOString(), ...outcome });
-  const next = settle(f, outcome, d, { executionId: sub.id });
+  const next = settle(f, outcome, d, { executionId: sub.id }, mapped);
   const c = outcome.counts;
   d.log(
     `Batch ${
@@ -127,15 +145,48 @@ export async function runBatch(
   else if (next) d.ledger.batchNotSent(next.batch.index);
 }
 
-/** A follow-up batch's unprocessed rows, counted failed rather than sent a third time. */
-function unprocessedFailed(outcome: BatchOutcome): BatchOutcome {
+/** Unprocessed rows `rows`, counted failed with `message` rather than sent again. */
+function unprocessedFailed(
+  outcome: BatchOutcome,
+  rows: readonly number[],
+  message: string,
+): BatchOutcome {
   const { unprocessed = [], ...rest } = outcome;
-  const message = "Not processed by the API in two jobs";
+  const failed = new Set(rows);
+  const left = unprocessed.filter((i) => !failed.has(i));
   return {
     ...rest,
-    counts: { ...rest.counts, failed: rest.counts.failed + unprocessed.length },
-    failures: [...rest.failures, ...unprocessed.map((row) => ({ row, message }))],
+    counts: { ...rest.counts, failed: rest.counts.failed + failed.size },
+    failures: [...rest.failures, ...rows.map((row) => ({ row, message }))],
+    ...(left.length > 0 ? { unprocessed: left } : {}),
   };
+}
+
+/**
+ * The unprocessed rows of a batch whose rows were let go, mapped again from the source. A row
+ * that cannot be (its line is gone, no longer maps, or now has another key) is counted failed:
+ * what would be sent is no longer what the API was given.
+ */
+async function remapUnprocessed(
+  batch: Batch,
+  outcome: BatchOutcome,
+  d: LifecycleDeps,
+): Promise<{ outcome: BatchOutcome; mapped: ReadonlyMap<number, MappedRow> }> {
+  const rows = outcome.unprocessed ?? [];
+  const byLine = d.remap
+    ? await d.remap(new Set(rows.map((i) => batch.lines[i]!)))
+    : new Map<number, MappedRow>();
+  const mapped = new Map<number, MappedRow>();
+  const lost: number[] = [];
+  for (const i of rows) {
+    const row = batch.rows[i] ?? byLine.get(batch.lines[i]!);
+    if (row !== undefined && (row[batch.key] ?? null) === batch.keys[i]) mapped.set(i, row);
+    else lost.push(i);
+  }
+  if (lost.length === 0) return { outcome, mapped };
+  const message = "Not processed by the API, and not sent again: its line of the source changed " +
+    "during the run";
+  return { outcome: unprocessedFailed(outcome, lost, message), mapped };
 }
 
 /**
@@ -148,9 +199,10 @@ export function settle(
   outcome: BatchOutcome,
   d: Pick<LifecycleDeps, "ledger" | "rejects" | "changes">,
   o: { executionId?: string; at?: string; message?: string },
+  mapped?: ReadonlyMap<number, MappedRow>,
 ): InFlight | undefined {
   const left = outcome.unprocessed ?? [];
-  const next = left.length > 0 ? resendBatch(f, left) : undefined;
+  const next = left.length > 0 ? resendBatch(f, left, mapped) : undefined;
   const failed = d.ledger.batchFinished(f.batch, outcome, {
     ...o,
     ...(next ? { resend: next.batch } : {}),
@@ -158,7 +210,16 @@ export function settle(
   d.changes?.settled(f.batch, outcome, next?.batch);
   if (d.rejects) {
     for (const r of failed) {
-      d.rejects.write(r.row === undefined ? {} : f.records[r.row]!, r.line, r.message);
+      // The values are read from the source by line when the run ends: none is held till then.
+      if (r.line === undefined) d.rejects.write({}, undefined, r.message);
+      else {
+        const key = r.row === undefined ? undefined : f.batch.keys[r.row];
+        d.rejects.writeLater(
+          r.line,
+          r.message,
+          key === undefined || key === null ? undefined : String(key),
+        );
+      }
     }
   }
   return next;

@@ -21,6 +21,7 @@ const batch: Batch = {
   fields: ["id"],
   rows: [{ id: "a" }, { id: "b" }],
   lines: [2, 3],
+  keys: ["a", "b"],
   key: "id",
 };
 
@@ -86,12 +87,15 @@ function depsOf(target: Target) {
       return Promise.resolve();
     },
     polling: { interval: 100, backoff: 2, max_interval: 400, timeout: 1000 },
-    rejects: { write: (v, l, m) => rejected.push([v, l, m]) },
+    rejects: {
+      write: (v, l, m) => rejected.push([v, l, m]),
+      writeLater: (l, m, k) => rejected.push([{ later: k }, l, m]),
+    },
   };
   return { d, events, rejected, logs, ledger };
 }
 
-const f = { batch, records: [{ ID: "a" }, { ID: "b" }] };
+const f = { batch };
 const running = () => Promise.resolve<PollResult>({ done: false, remoteStatus: "Running" });
 
 Deno.test("runBatch() journals submit, accepted and done in that order and settles the batch", async () => {
@@ -107,7 +111,8 @@ Deno.test("runBatch() journals submit, accepted and done in that order and settl
     2,
     "Completed",
   ]);
-  assert.deepEqual(rejected, [[{ ID: "b" }, 3, "nope"]]);
+  // A remote failure's values are read from the source at the end: here its line and key.
+  assert.deepEqual(rejected, [[{ later: "b" }, 3, "nope"]]);
   assert.deepEqual(checkCounts(ledger.counts()), []);
   assert.equal(ledger.stopped, false);
 });

@@ -23,7 +23,8 @@ import {
   type Source,
   type SourceOptions,
 } from "../sources/mod.ts";
-import { Batcher, type InFlight, type LineOfKey } from "./batcher.ts";
+import { Batcher, type InFlight, type LineOfKey, releaseRows } from "./batcher.ts";
+import { recordsAt, rowsAt } from "./reread.ts";
 import { type ChangeTracker, finishChanges } from "./changes.ts";
 import { lastLines, scanRejects } from "../preflight.ts";
 import { count } from "../util/format.ts";
@@ -93,8 +94,9 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   const journal = (e: JournalEvent) =>
     deps.journal?.writer.record(redactDeep(e, plan.secrets) as JournalEvent);
   // Before the rejects file exists, so a source that fails here leaves nothing half-written.
-  const last = await lastLines(plan, deps.openSource ?? defaultOpenSource);
-  const source = (deps.openSource ?? defaultOpenSource)(plan.source);
+  const open = deps.openSource ?? defaultOpenSource;
+  const last = await lastLines(plan, open);
+  const source = open(plan.source);
   const rejects = plan.output.rejects
     ? new RedactingRejects(plan.output.rejects, () => source.columns(), {
       keyOf: plan.keyOf,
@@ -128,6 +130,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
       ...(rejects ? { rejects } : {}),
       followUp: (f) => followUp(run, f),
       ...(deps.changes ? { changes: deps.changes } : {}),
+      remap: (lines) => rowsAt(plan, open, lines),
     },
   };
 
@@ -139,6 +142,8 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   } else await readAll(run, source, batcher, rejects);
   run.progress("waiting", true);
   await pool.drain();
+  // Rows that failed remotely get their values from the source now, in one pass.
+  await rejects?.fill((lines) => recordsAt(open(plan.source), lines));
   rejects?.close();
   run.progress("done", true);
   const removed = deps.changes
@@ -182,6 +187,9 @@ class RedactingRejects extends RejectsWriter {
     raw?: string,
   ): void {
     super.write(values, line, redact(error, this.#secrets), raw);
+  }
+  override writeLater(line: number, error: string, key?: string): void {
+    super.writeLater(line, redact(error, this.#secrets), key);
   }
 }
 
@@ -336,8 +344,25 @@ async function dispatch(run: Run, f: InFlight, opened = false): Promise<void> {
     return next ? await dispatch(run, next, true) : undefined;
   }
   if (action.kind === "unknown") return ledger.batchUnknown(f.batch.index, action.message);
+  // Packed while earlier batches are in flight: the wire bytes are ready when a slot frees,
+  // and the rows are let go (only keys and lines stay), so a batch waiting costs its bytes.
+  if (!ledger.stopped && (await packed(run.plan.target, f.batch))) {
+    releaseRows(f.batch, run.plan.duplicates !== "allow");
+  }
   if (!(await pool.slot(() => ledger.stopped))) return ledger.batchNotSent(f.batch.index);
   pool.start(() => runBatch(f, run.life, resumedOf(action)), () => run.progress("waiting"));
+}
+
+/**
+ * Whether the target packed the batch ahead. A batch it cannot pack (too many columns, too
+ * large) keeps its rows: its submit meets the same problem and reports it in its place.
+ */
+async function packed(target: Plan["target"], batch: InFlight["batch"]): Promise<boolean> {
+  try {
+    return (await target.pack?.(batch)) ?? false;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -44,6 +44,7 @@ Deno.test("replay() counts a finished batch again without sending it, with its e
     fields: ["id"],
     rows: [{ id: "a" }, { id: "b" }],
     lines: [2, 3],
+    keys: ["a", "b"],
     key: "id",
   };
   ledger.rowStaged();
@@ -52,8 +53,9 @@ Deno.test("replay() counts a finished batch again without sending it, with its e
   const written: [unknown, number | undefined, string][] = [];
   const rejects = {
     write: (v: unknown, l: number | undefined, m: string) => written.push([v, l, m]),
+    writeLater: (l: number, m: string, k?: string) => written.push([{ later: k }, l, m]),
   };
-  replay({ batch, records: [{ ID: "a" }, { ID: "b" }] }, done, { ledger, rejects });
+  replay({ batch }, done, { ledger, rejects });
   const b = ledger.lists().batches[0]!;
   assert.deepEqual([b.status, b.execution_id, b.polls, b.finished_at], [
     "completed",
@@ -63,7 +65,7 @@ Deno.test("replay() counts a finished batch again without sending it, with its e
   ]);
   assert.equal(b.message, "Finished in the earlier run");
   assert.deepEqual([ledger.counts().succeeded, ledger.counts().failed], [1, 1]);
-  assert.deepEqual(written, [[{ ID: "b" }, 3, "nope"]]);
+  assert.deepEqual(written, [[{ later: "b" }, 3, "nope"]]);
   assert.equal(ledger.batchesSent, 0, "nothing was sent by this run");
 });
 

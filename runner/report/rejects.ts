@@ -35,6 +35,15 @@ function text(v: unknown): string {
   return String(v);
 }
 
+/** A source record's values, by column. */
+export type SourceValues = Readonly<Record<string, unknown>>;
+
+function textOf(values: SourceValues): Record<string, string> {
+  const row: Record<string, string> = {};
+  for (const [c, v] of Object.entries(values)) row[c] = text(v);
+  return row;
+}
+
 /** The columns the runner adds after the input's own. */
 const ADDED = ["source_line", "key", "error"] as const;
 
@@ -58,6 +67,8 @@ export class RejectsWriter {
   #buf: string[] = [];
   #size = 0;
   #rows = 0;
+  #pending = new Set<number>();
+  readonly #filled = new Map<number, SourceValues>();
   readonly #enc = new TextEncoder();
 
   /**
@@ -99,10 +110,42 @@ export class RejectsWriter {
     if (raw !== undefined) this.#raw = true;
     const key = this.#options.keyOf?.(values);
     // One JSON object a line: the final columns are known only on close.
-    const row: Record<string, string> = {};
-    for (const [c, v] of Object.entries(values)) row[c] = text(v);
-    this.#push(JSON.stringify([line ?? "", key ?? "", error, raw ?? "", row]));
+    this.#push(JSON.stringify([line ?? "", key ?? "", error, raw ?? "", textOf(values)]));
     this.#rows++;
+  }
+
+  /**
+   * Adds a row that failed remotely, known by its source line: its values are read from the
+   * source when the run ends (`fill`), so a batch in flight keeps no source record. The row
+   * keeps its place in the file.
+   *
+   * @param key the key as sent, for a line the source no longer has
+   */
+  writeLater(line: number, error: string, key?: string): void {
+    this.#pending.add(line);
+    this.#push(JSON.stringify([line, key ?? "", error, "", null]));
+    this.#rows++;
+  }
+
+  /** Lines written with `writeLater` whose values `fill` has not read yet. */
+  get pending(): ReadonlySet<number> {
+    return this.#pending;
+  }
+
+  /**
+   * Reads the values of the rows written with `writeLater`, in one pass over the source, before
+   * `close`.
+   *
+   * @param read the source records at these lines, by line
+   */
+  async fill(
+    read: (lines: ReadonlySet<number>) => Promise<ReadonlyMap<number, SourceValues>>,
+  ): Promise<void> {
+    if (this.#pending.size === 0) return;
+    const found = await read(this.#pending);
+    for (const values of found.values()) for (const c of Object.keys(values)) this.#column(c);
+    for (const [line, values] of found) this.#filled.set(line, values);
+    this.#pending = new Set();
   }
 
   #push(line: string): void {
@@ -156,14 +199,25 @@ export class RejectsWriter {
       for (;;) {
         const end = body.indexOf("\n", start);
         if (end < 0) break;
-        const [line, key, error, raw, row] = JSON.parse(body.slice(start, end)) as [
+        const [line, sent, message, raw, stored] = JSON.parse(body.slice(start, end)) as [
           number | "",
           string,
           string,
           string,
-          Record<string, string>,
+          Record<string, string> | null,
         ];
         start = end + 1;
+        let row = stored ?? {};
+        let key = sent;
+        let error = message;
+        if (stored === null) {
+          // Written with writeLater: the values come from the source, read by `fill`.
+          const values = typeof line === "number" ? this.#filled.get(line) : undefined;
+          if (values) {
+            row = textOf(values);
+            key = this.#options.keyOf?.(values) ?? sent;
+          } else error += " (values not shown: the source no longer has this line)";
+        }
         const cells = this.#columns.map((c) => row[c] ?? "");
         cells.push(String(line), key, error);
         if (this.#raw) cells.push(raw);

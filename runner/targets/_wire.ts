@@ -11,6 +11,7 @@
  */
 import type { MappedRow, Value } from "../mapping/mod.ts";
 import { csvCell } from "./_csv.ts";
+import type { Batch } from "./types.ts";
 
 /** Writes rows `from` to `to` (exclusive) as CSV lines, each ending in CRLF. */
 export type CsvRowsWriter = (rows: readonly MappedRow[], from: number, to: number) => string;
@@ -145,4 +146,73 @@ export function batchBody(
   if (!write) csvWriters.set(fields, write = csvRowsWriter(fields));
   const header = fields.map((f) => csvCell(f)).join(",");
   return () => textStream(() => csvChunks(header, write, rows));
+}
+
+/**
+ * A batch's upload body as bytes, built at once from the same chunks `batchBody` streams: what
+ * `Target.pack` keeps for a batch waiting its turn. The pieces are plain byte arrays, whose
+ * memory the JS engine counts (a `Blob` copies them to a store it does not count, and `fetch`
+ * copies a `Blob` again), sent by {@link bytesBody}.
+ */
+export function batchBytes(
+  fields: readonly string[],
+  rows: readonly MappedRow[],
+  format: "json" | "csv",
+): Uint8Array[] {
+  const enc = new TextEncoder();
+  const parts: Uint8Array[] = [];
+  let chunks: Iterable<string>;
+  if (format === "json") chunks = jsonArrayChunks(rows);
+  else {
+    let write = csvWriters.get(fields);
+    if (!write) csvWriters.set(fields, write = csvRowsWriter(fields));
+    chunks = csvChunks(fields.map((f) => csvCell(f)).join(","), write, rows);
+  }
+  for (const text of chunks) parts.push(enc.encode(text));
+  return parts;
+}
+
+/**
+ * A request body of bytes already built: a function that streams the pieces anew for each
+ * attempt (see `RequestSpec.body`), never joining them into one array.
+ */
+export function bytesBody(parts: readonly Uint8Array[]): () => ReadableStream<Uint8Array> {
+  return () => {
+    let i = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        // A copy's view, not the piece: the stream may hand its buffer on (transfer it), and a
+        // retry needs the piece again.
+        if (i < parts.length) controller.enqueue(parts[i++]!.slice());
+        else controller.close();
+      },
+    }, { highWaterMark: 0 });
+  };
+}
+
+/**
+ * Bodies packed ahead of their turn (`Target.pack`), by batch. `take` hands the packed body to
+ * the one submit of its batch and forgets it, or packs it then when it was not packed ahead.
+ */
+export class Packs<T> {
+  readonly #packed = new WeakMap<object, T>();
+  readonly #make: (batch: Batch) => T;
+
+  constructor(make: (batch: Batch) => T) {
+    this.#make = make;
+  }
+
+  /** Packs a batch now; for `Target.pack`. */
+  pack(batch: Batch): boolean {
+    this.#packed.set(batch, this.#make(batch));
+    return true;
+  }
+
+  /** The body of a batch: packed ahead, or made now. */
+  take(batch: Batch): T {
+    const body = this.#packed.get(batch);
+    if (body === undefined) return this.#make(batch);
+    this.#packed.delete(batch);
+    return body;
+  }
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import type { z } from "zod";
-import type { FieldType, MappedRow } from "../mapping/mod.ts";
+import type { FieldType, MappedRow, Value } from "../mapping/mod.ts";
 
 export type { FieldType };
 
@@ -17,9 +17,16 @@ export interface Batch {
   index: number;
   /** Target field names, in the order they are sent (CSV column order). */
   fields: readonly string[];
+  /**
+   * The mapped rows. Once the target has packed the batch (`Target.pack`), the executor lets go
+   * of them: the array keeps its length, but holds only rows whose key is repeated in the batch
+   * (what a join by key and values needs); read keys from `keys` and lines from `lines`.
+   */
   rows: MappedRow[];
   /** Source line of each row (same index as `rows`). */
   lines: number[];
+  /** The key field's value of each row (same index as `rows`), kept after the rows are let go. */
+  keys: Value[];
   /** The pipeline's key field (present in every row). */
   key: string;
 }
@@ -163,6 +170,15 @@ export interface Target {
   knownFields?():
     | { known: readonly string[]; required: readonly string[]; key?: string }
     | undefined;
+  /**
+   * Serialises a batch into the bytes `submit` will send, ahead of its turn: the executor calls
+   * it as soon as a batch is full, while earlier batches are still in flight, and then lets go
+   * of the batch's rows (see `Batch.rows`), so a batch waiting or in flight costs its wire bytes
+   * (off the JS heap), its keys and lines. Returns false when this batch cannot be packed ahead
+   * (its rows are then kept, and `submit` serialises them). Without it, rows are kept until the
+   * batch settles.
+   */
+  pack?(batch: Batch): Promise<boolean> | boolean;
   /** Sends one batch; resolves when the API has accepted it and given it an id. */
   submit(batch: Batch, ctx: TargetContext): Promise<Submission>;
   /** Checks a submitted batch once (safe to repeat). */

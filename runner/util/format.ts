@@ -55,3 +55,13 @@ export function formatNumber(n: number): string {
 export function count(n: number, singular: string, plural = `${singular}s`): string {
   return `${formatNumber(n)} ${n === 1 ? singular : plural}`;
 }
+
+/**
+ * A copy of a string that shares no memory with the string it came from. A value sliced from a
+ * 64 KiB read chunk (13 characters or more) keeps the whole chunk alive for as long as it is
+ * held; a copy kept past its batch (a key, an error's text) must not. Shorter strings are
+ * copies already.
+ */
+export function own(s: string): string {
+  return s.length < 13 ? s : JSON.parse(JSON.stringify(s));
+}

@@ -13,6 +13,7 @@ import type { BiginRequests, BiginUrls } from "./_requests.ts";
 import { BIGIN_MAX_RESULT_BYTES, type BiginConfig, type BiginDomains } from "./_schema.ts";
 import { BIGIN_STANDARD_FIELDS } from "./_modules.ts";
 import { fieldMappings, packBatch, resultText } from "./_wire.ts";
+import { Packs } from "../_wire.ts";
 
 /** The per-status counts a job's details give for its file. */
 export interface BiginJobCounts {
@@ -106,6 +107,8 @@ export function withFileId(err: unknown, fileId: string): unknown {
 
 /** The job steps of a run, bound to its config and client. */
 export interface BiginJobs {
+  /** Packs a batch's upload file ahead of its turn (see `Target.pack`). */
+  pack(batch: Batch): boolean;
   /** Uploads a batch's file; returns its file id. */
   upload(batch: Batch, ctx: TargetContext): Promise<string>;
   /** Creates the job that loads an uploaded file; returns the job id. */
@@ -126,6 +129,8 @@ interface JobContext {
   client: BiginClient;
   batchSize: number;
   timeoutMs: number;
+  /** Upload files packed ahead of their turn. */
+  packs: Packs<{ name: string; zip: Blob }>;
 }
 
 /** The job steps for `config`, sent through `client`. */
@@ -140,8 +145,15 @@ export function biginJobs(
     batchSize: number;
   },
 ): BiginJobs {
-  const jc: JobContext = { config, shape, ...o, timeoutMs: config.request_timeout };
+  const jc: JobContext = {
+    config,
+    shape,
+    ...o,
+    timeoutMs: config.request_timeout,
+    packs: new Packs((batch) => packBatch(batch, shape, o.batchSize)),
+  };
   return {
+    pack: (batch) => jc.packs.pack(batch),
     upload: (batch, ctx) => uploadBatch(jc, batch, ctx),
     createJob: (batch, fileId, ctx) => createJob(jc, batch, fileId, ctx),
     details: (jobId, ctx) => jobDetails(jc, jobId, ctx),
@@ -215,7 +227,7 @@ async function uploadOnce(
 
 /** Uploads a batch's file; returns its file id. */
 async function uploadBatch(jc: JobContext, batch: Batch, ctx: TargetContext): Promise<string> {
-  const { name, zip } = packBatch(batch, jc.shape, jc.batchSize);
+  const { name, zip } = jc.packs.take(batch);
   const what = `upload batch ${batch.index + 1} to Bigin`;
   // An uploaded file writes nothing until a job is created from it: a failed upload, even
   // one answered HTTP 200 with INTERNAL_ERROR, is sent again under the retry policy.

@@ -10,6 +10,7 @@ const BATCH: Batch = {
   fields: ["Deal_Name"],
   rows: [{ Deal_Name: "a" }],
   lines: [2],
+  keys: ["a"],
 };
 const FAST = { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 };
 

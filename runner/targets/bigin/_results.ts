@@ -5,7 +5,7 @@
  * @module
  */
 import { HttpError } from "../../errors.ts";
-import type { MappedRow } from "../../mapping/mod.ts";
+import type { Value } from "../../mapping/mod.ts";
 import { parseCsv } from "../_csv.ts";
 import type { Batch, BatchResults, RowFailure } from "../types.ts";
 import type { BiginJobCounts, BiginJobDone } from "./_job.ts";
@@ -47,8 +47,7 @@ export function formatRowErrors(errors: readonly BiginRowError[]): string {
     .join("; ");
 }
 
-function keyOf(row: MappedRow | undefined, key: string): string | undefined {
-  const v = row?.[key];
+function keyText(v: Value | undefined): string | undefined {
   return v === null || v === undefined ? undefined : String(v);
 }
 
@@ -97,7 +96,7 @@ export function readResultCsv(text: string, batch: Batch, job?: BiginJobCounts):
   let firstMisplaced = "";
 
   for (let i = 0; i < sent; i++) {
-    const key = keyOf(batch.rows[i], batch.key);
+    const key = keyText(batch.keys[i]);
     const line = lines[i];
     if (line === undefined) {
       failed++;
@@ -109,7 +108,7 @@ export function readResultCsv(text: string, batch: Batch, job?: BiginJobCounts):
       });
       continue;
     }
-    const sentKey = csvText(batch.rows[i]?.[batch.key]);
+    const sentKey = csvText(batch.keys[i]);
     const gotKey = line[keyAt] ?? "";
     if (keyAt >= 0 && gotKey !== sentKey && gotKey !== toZohoDateTime(sentKey)) {
       if (misplaced++ === 0) {
@@ -190,8 +189,8 @@ export function failedJobResult(job: BiginJobDone, batch: Batch): BatchResults {
   const problems: string[] = [];
   const failures: RowFailure[] = [];
   if (succeeded + skipped === 0) {
-    batch.rows.forEach((row, i) => {
-      const key = keyOf(row, batch.key);
+    batch.keys.forEach((k, i) => {
+      const key = keyText(k);
       failures.push({ row: i, ...(key !== undefined ? { key } : {}), message, outcome: "failed" });
     });
   } else {

@@ -98,6 +98,8 @@ export function createBiginTarget(config: BiginConfig, shape: RowShape): Target 
       ];
     },
 
+    pack: (batch) => jobs.pack(batch),
+
     async submit(batch: Batch, ctx: TargetContext): Promise<Submission> {
       const fileId = await jobs.upload(batch, ctx).catch((err) => {
         throw nothingLoaded(err);

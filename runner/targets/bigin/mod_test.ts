@@ -73,6 +73,7 @@ function batch(n: number, index = 0): Batch {
     fields: SHAPE.fields.map((f) => f.name),
     rows,
     lines: rows.map((_, i) => i + 2),
+    keys: rows.map((r) => r.Deal_Name ?? null),
     key: "Deal_Name",
   };
 }

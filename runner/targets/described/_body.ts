@@ -54,11 +54,48 @@ export function writeCsv(
   return lines.join(eol) + eol;
 }
 
-/** Builds the body a request declares, or `undefined` when it declares none. */
+/** A batch's rows as a body declares them (CSV or a JSON array), before any zip or form. */
+export interface RowsData {
+  data: Uint8Array;
+  contentType: string;
+}
+
+/**
+ * The rows part of a body that declares one (`csv` or `json_rows`), or undefined for other
+ * bodies. `Target.pack` calls it ahead of the batch's turn.
+ */
+export function rowsData(
+  decl: RequestDecl["body"],
+  batch: Batch,
+  scope: Scope,
+): RowsData | undefined {
+  const enc = new TextEncoder();
+  if (decl?.csv) {
+    return {
+      data: enc.encode(writeCsv(batch.fields, batch.rows, decl.csv, scope)),
+      contentType: "text/csv",
+    };
+  }
+  if (decl?.json_rows) {
+    const p = decl.json_rows.property;
+    return {
+      data: enc.encode(JSON.stringify(p ? { [p]: batch.rows } : batch.rows)),
+      contentType: "application/json",
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Builds the body a request declares, or `undefined` when it declares none.
+ *
+ * @param packed the rows part, when it was built ahead (`rowsData`)
+ */
 export function buildBody(
   decl: RequestDecl["body"],
   batch: Batch | undefined,
   scope: Scope,
+  packed?: RowsData,
 ): BuiltBody | undefined {
   if (!decl) return undefined;
   const enc = new TextEncoder();
@@ -66,14 +103,7 @@ export function buildBody(
   let contentType: string;
   if (decl.csv || decl.json_rows) {
     if (!batch) throw new RunnerError("internal", "A rows body needs a batch");
-    if (decl.csv) {
-      data = enc.encode(writeCsv(batch.fields, batch.rows, decl.csv, scope));
-      contentType = "text/csv";
-    } else {
-      const p = decl.json_rows!.property;
-      data = enc.encode(JSON.stringify(p ? { [p]: batch.rows } : batch.rows));
-      contentType = "application/json";
-    }
+    ({ data, contentType } = packed ?? rowsData(decl, batch, scope)!);
   } else if (decl.json !== undefined) {
     data = enc.encode(JSON.stringify(renderJson(decl.json, scope)));
     contentType = "application/json";

@@ -16,7 +16,14 @@ const ROWS = [
 ];
 
 function batch(): Batch {
-  return { index: 0, key: "Email", fields: ["Last_Name", "Email"], rows: ROWS, lines: [2, 3] };
+  return {
+    index: 0,
+    key: "Email",
+    fields: ["Last_Name", "Email"],
+    rows: ROWS,
+    lines: [2, 3],
+    keys: ROWS.map((r) => r.Email),
+  };
 }
 
 /** A small Bigin: refresh token, multipart ZIP upload, job, details, zipped result. */

@@ -141,7 +141,14 @@ const ROWS = [
 ];
 
 function batch(): Batch {
-  return { index: 0, key: KEY, fields: Object.keys(ROWS[0]!), rows: ROWS, lines: [2, 3, 4, 5] };
+  return {
+    index: 0,
+    key: KEY,
+    fields: Object.keys(ROWS[0]!),
+    rows: ROWS,
+    lines: [2, 3, 4, 5],
+    keys: ROWS.map((r) => r[KEY]!),
+  };
 }
 
 function target(extra: Record<string, unknown> = {}) {

@@ -11,7 +11,8 @@ import type { z } from "zod";
 import { RunnerError, TransportError } from "../../errors.ts";
 import { unzipOne } from "../_zip.ts";
 import { type Auth, createAuth } from "./_auth.ts";
-import { buildBody } from "./_body.ts";
+import { buildBody, type RowsData, rowsData } from "./_body.ts";
+import { Packs } from "../_wire.ts";
 import { type Answer, call, type CallEnv, MAX_ANSWER_BYTES, required } from "./_call.ts";
 import type {
   Batch,
@@ -62,6 +63,7 @@ class DescribedTarget implements Target {
   readonly #secrets: ReadonlySet<string>;
   readonly #auth: Auth | undefined;
   readonly #env: CallEnv;
+  readonly #packs = new Packs((batch) => this.#rowsOf(batch));
 
   constructor(loaded: LoadedDescription, config: DescribedConfig) {
     const d = loaded.description;
@@ -130,6 +132,30 @@ class DescribedTarget implements Target {
     return out;
   }
 
+  /**
+   * Builds the rows part of each submit step's body ahead of the batch's turn. The rows may be
+   * let go after it: a template that needs the job's values cannot be rendered yet, and then
+   * the batch keeps its rows.
+   */
+  pack(batch: Batch): boolean {
+    try {
+      return this.#packs.pack(batch);
+    } catch {
+      return false;
+    }
+  }
+
+  /** The rows part of each submit step's body that sends rows, by step. */
+  #rowsOf(batch: Batch): Map<string, RowsData> {
+    const out = new Map<string, RowsData>();
+    for (const step of this.#desc.submit) {
+      const decl = this.#desc.requests[step as "create"]!;
+      const data = rowsData(decl.body, batch, this.#scope({}, batch));
+      if (data) out.set(step, data);
+    }
+    return out;
+  }
+
   async submit(batch: Batch, ctx: TargetContext): Promise<Submission> {
     const max = this.#desc.limits.columns;
     const n = batch.index + 1;
@@ -140,13 +166,14 @@ class DescribedTarget implements Target {
       );
     }
     const job: Record<string, unknown> = {};
+    const rows = this.#packs.take(batch);
     let checkpointed = false;
     let step = "";
     try {
       for (step of this.#desc.submit) {
         const decl = this.#desc.requests[step as "create"]!;
         const scope = this.#scope(job, batch);
-        const body = buildBody(decl.body, batch, scope);
+        const body = buildBody(decl.body, batch, scope, rows?.get(step));
         const limit = this.#desc.limits.bytes_per_job;
         if (
           body && limit !== undefined && body.bytes > limit &&

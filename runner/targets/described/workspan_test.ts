@@ -21,6 +21,7 @@ function batch(): Batch {
     fields: ["opportunity_id", "close_date", "amount"],
     rows: ROWS,
     lines: [2, 3, 4, 5],
+    keys: ROWS.map((r) => r.opportunity_id ?? null),
   };
 }
 

@@ -37,8 +37,7 @@ function matchRows(batch: Batch, errors: unknown[]): RowFailure[] {
   // Most batches have no error to place: the key index is built only when one needs it.
   if (errors.length === 0) return [];
   const byKey = new Map<string, number[]>();
-  batch.rows.forEach((row, i) => {
-    const k = row[batch.key];
+  batch.keys.forEach((k, i) => {
     const ks = k === null || k === undefined ? "" : String(k);
     const list = byKey.get(ks);
     if (list) list.push(i);
@@ -55,11 +54,12 @@ function matchRows(batch: Batch, errors: unknown[]): RowFailure[] {
     const candidates = (byKey.get(key) ?? []).filter((i) => !taken.has(i));
     let row: number | undefined;
     if (candidates.length > 1 && dataRow) {
-      row = candidates.find((i) =>
-        Object.entries(dataRow).every(([f, v]) =>
-          String(batch.rows[i]![f] ?? "") === String(v ?? "")
-        )
-      );
+      // Rows of a repeated key are kept when a batch's rows are let go (see `Batch.rows`).
+      row = candidates.find((i) => {
+        const sent = batch.rows[i];
+        return sent !== undefined &&
+          Object.entries(dataRow).every(([f, v]) => String(sent[f] ?? "") === String(v ?? ""));
+      });
     }
     row ??= candidates[0];
     if (row !== undefined) taken.add(row);

@@ -6,7 +6,7 @@
  */
 import { HttpError } from "../../errors.ts";
 import { describeBody, MAX_ANSWER_BYTES, readJson } from "../_http.ts";
-import { batchBody } from "../_wire.ts";
+import { batchBytes, bytesBody, Packs } from "../_wire.ts";
 import type {
   Batch,
   RequestInfo,
@@ -34,12 +34,20 @@ interface WorkspanContext {
   config: WorkspanConfig;
   requests: ReturnType<typeof workspanRequests>;
   client: WorkspanClient;
+  /** Upload bodies packed ahead of their turn. */
+  packs: Packs<Uint8Array[]>;
 }
 
 /** Builds the WorkSpan target for a validated config. */
 export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): Target {
   const requests = workspanRequests(config);
-  const wc: WorkspanContext = { config, requests, client: workspanClient(config, requests) };
+  const format = config.content_type === "csv" ? "csv" : "json";
+  const wc: WorkspanContext = {
+    config,
+    requests,
+    client: workspanClient(config, requests),
+    packs: new Packs((b) => batchBytes(b.fields, b.rows, format)),
+  };
   // The last status answer of each finished execution, so `results` reads it without asking
   // again; after a restart (or a failed read) it asks again, which is safe.
   const finished = new Map<string, unknown>();
@@ -65,6 +73,8 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
         requests.status,
       ];
     },
+
+    pack: (batch) => wc.packs.pack(batch),
 
     submit: (batch, ctx) => submitBatch(wc, batch, ctx),
 
@@ -100,8 +110,9 @@ async function submitBatch(
     q.set("column_delimiter", ",");
     q.set("has_header_row", "true");
   }
-  // Streamed in chunks of rows, so the batch never exists as one string.
-  const body = batchBody(batch.fields, batch.rows, csv ? "csv" : "json");
+  // Packed into bytes while earlier batches were in flight (sent again as they are on a retry);
+  // built the same way now for a batch that was not.
+  const body = bytesBody(wc.packs.take(batch));
   const what = `upload batch ${batch.index + 1} to WorkSpan`;
   const res = await wc.client.authed(ctx, (h) => ({
     request: requests.upload,

@@ -27,6 +27,7 @@ function batch(rows: Record<string, string | number | null>[]): Batch {
     fields: Object.keys(rows[0] ?? {}),
     rows,
     lines: rows.map((_, i) => i + 2),
+    keys: rows.map((r) => r.opportunity_id ?? null),
   };
 }
 
