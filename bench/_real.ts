@@ -262,9 +262,9 @@ export function realReport(
     ...r.cases.map(({ wire, concurrency, batchSize, median: m }) =>
       `| ${
         wire === "bigin" ? "Bigin (CSV in ZIP)" : `WorkSpan ${wire.toUpperCase()}`
-      } | ${concurrency} | ${batchSize} | ${s(m.wallMs)} | ${s(m.cpuMs)} | ${
-        s(m.sandboxCpuMs)
-      } | ${Math.round(m.peakRssMiB)} MiB | ${ratio(m.wallMs)} | ${m.status} |`
+      } | ${concurrency} | ${batchSize} | ${s(m.wallMs)} | ${s(m.cpuMs)} | ${s(m.sandboxCpuMs)} | ${
+        Math.round(m.peakRssMiB)
+      } MiB | ${ratio(m.wallMs)} | ${m.status} |`
     ),
     "",
     `Miller's transform alone (\`mlr --icsv --ojson\`, same file, same run): ${

@@ -1,7 +1,7 @@
 /**
  * The runner's local path as one process, for `bench/run.ts`: load and compile a pipeline, then
  * `execute` it with a target that serialises every batch exactly as the WorkSpan target does
- * (`JSON.stringify(batch.rows)`) and throws the text away. Everything else (reading, mapping,
+ * (JSON bytes, packed as the batch fills) and throws them away. Everything else (reading, mapping,
  * checking, batching, accounting, the summary) is the real code.
  *
  * Usage: `deno run -A bench/_transform.ts <pipeline.yaml> [--dump N] [--stringify]`
@@ -17,7 +17,7 @@ import { loadPipeline } from "../runner/config/mod.ts";
 import { execute } from "../runner/execute/mod.ts";
 import { PIPELINE_SCHEMA } from "../runner/registry.ts";
 import type { Batch, BatchResults, StatusResult, Target } from "../runner/targets/mod.ts";
-import { jsonArrayChunks } from "../runner/targets/_wire.ts";
+import { bodySteps, Packs } from "../runner/targets/_wire.ts";
 
 /** user + system CPU of this process in ms, from `/proc/self/stat` (clock ticks of 10 ms). */
 export function cpuMs(pid: number | "self" = "self"): number {
@@ -35,11 +35,15 @@ export function peakRssMiB(pid: number | "self" = "self"): number {
 }
 
 /**
- * A target that serialises each batch like the WorkSpan target's `submit()` (`JSON.stringify` per
- * chunk of rows; `JSON.stringify` of the whole batch with `stringify`) and discards it.
+ * A target that serialises each batch like the WorkSpan target: packed into JSON bytes 1,000
+ * rows at a time as the batch fills (`Target.pack`, the same `bodySteps` the WorkSpan target
+ * uses), or with `stringify` one `JSON.stringify` of the whole batch at submit; the bytes are
+ * discarded.
  */
 function discardTarget(batchSize: number, keep: number, kept: unknown[], stringify: boolean) {
   let bytes = 0;
+  const packs = new Packs(bodySteps("json"));
+  const dec = new TextDecoder();
   const target: Target = {
     api: "discard",
     batchSize,
@@ -47,16 +51,17 @@ function discardTarget(batchSize: number, keep: number, kept: unknown[], stringi
     duplicatesOnResend: false,
     limits: {},
     requests: () => [],
+    ...(stringify ? {} : { pack: (batch: Batch) => packs.packer(batch) }),
     submit(batch: Batch) {
       let body = "";
-      if (stringify) body = JSON.stringify(batch.rows);
-      else {
-        for (const chunk of jsonArrayChunks(batch.rows)) {
-          bytes += chunk.length;
-          if (kept.length < keep) body += chunk;
-        }
+      if (stringify) {
+        body = JSON.stringify(batch.rows);
+        bytes += body.length;
+      } else {
+        const parts = packs.take(batch);
+        for (const p of parts) bytes += p.length;
+        if (kept.length < keep) body = parts.map((p) => dec.decode(p)).join("");
       }
-      bytes += stringify ? body.length : 0;
       if (kept.length < keep) kept.push(...JSON.parse(body).slice(0, keep - kept.length));
       return Promise.resolve({ id: String(batch.index) });
     },

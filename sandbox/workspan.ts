@@ -600,6 +600,25 @@ function keyOf(value: WorkspanValue | undefined): string {
   return text.trim() === "" ? "" : text;
 }
 
+/**
+ * Whether a string is `yyyy-MM-dd` naming a real day of the proleptic Gregorian calendar (what
+ * `Date` takes without rolling over), checked without building a `Date`: the sandbox checks
+ * every date of every upload.
+ */
+export function isCalendarDate(value: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!m) return false;
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysIn(Number(m[1]), month);
+}
+
+/** Days in a month of the proleptic Gregorian calendar (month 1-12). */
+function daysIn(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
 function validValue(type: WorkspanFieldType, value: WorkspanValue | undefined): boolean {
   if (value === undefined || value === null || keyOf(value) === "") return true;
   if (typeof type === "object") return type.oneOf.includes(String(value));
@@ -608,12 +627,7 @@ function validValue(type: WorkspanFieldType, value: WorkspanValue | undefined): 
       return typeof value === "number" ? Number.isFinite(value) : typeof value === "string" &&
         /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(value.trim());
     case "date": {
-      const m = typeof value === "string" ? /^(\d{4})-(\d{2})-(\d{2})$/.exec(value) : null;
-      if (!m) return false;
-      const date = new Date(0);
-      // Unlike Date.UTC, setUTCFullYear keeps years 0-99 as given; an impossible day rolls over.
-      date.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-      return date.toISOString().slice(0, 10) === value;
+      return typeof value === "string" && isCalendarDate(value);
     }
     case "boolean":
       return typeof value === "boolean" ||

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type Sandbox, type SandboxOptions, startSandbox } from "./server.ts";
-import type { WorkspanSandboxOptions } from "./workspan.ts";
+import fc from "fast-check";
+import { isCalendarDate, type WorkspanSandboxOptions } from "./workspan.ts";
 
 const INTEGRATION = "WS-Integration_agpzfndzLW";
 const AUTH = { authorization: "Bearer sandbox-token" };
@@ -688,4 +689,32 @@ Deno.test("state() is JSON-safe, served at /_sandbox/state, and the request log 
   assert.ok(
     lines.some((l) => l.startsWith("POST /bulk/v1/bulkload_opportunity?") && l.endsWith("200")),
   );
+});
+
+Deno.test("isCalendarDate agrees with Date (no roll-over) on every yyyy-MM-dd string", () => {
+  const viaDate = (v: string) => {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
+    if (!m) return false;
+    const date = new Date(0);
+    date.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+    return date.toISOString().slice(0, 10) === v;
+  };
+  const pad = (n: number, w: number) => String(n).padStart(w, "0");
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 9999 }),
+      fc.integer({ min: 0, max: 99 }),
+      fc.integer({ min: 0, max: 99 }),
+      (y, m, d) => {
+        const v = `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}`;
+        assert.equal(isCalendarDate(v), viaDate(v), v);
+      },
+    ),
+    { numRuns: 20_000 },
+  );
+  for (
+    const v of ["2024-02-29", "2023-02-29", "1900-02-29", "2000-02-29", "0000-02-29", "2024-2-01"]
+  ) {
+    assert.equal(isCalendarDate(v), viaDate(v), v);
+  }
 });

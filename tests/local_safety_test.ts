@@ -13,7 +13,7 @@ import {
   workspanPipeline,
 } from "./_harness.ts";
 import { hostName } from "../runner/lock.ts";
-import { hostsOf } from "../runner/narrow.ts";
+import { CHILD_V8_FLAGS, childArgs, hostsOf } from "../runner/narrow.ts";
 import type { Sandbox } from "../sandbox/server.ts";
 
 const TOKEN = "local-safety-token";
@@ -328,4 +328,19 @@ Deno.test("hostsOf() takes host and port from every URL of the request list", ()
     ]),
     ["127.0.0.1:8787", "accounts.zoho.eu", "api.example.com"],
   );
+});
+
+Deno.test("the narrowed child gets the pipeline's hosts, its V8 settings, and no --allow-run", () => {
+  const args = childArgs("pipelines/x.yaml", ["127.0.0.1:8787", "api.example.com"], ["out"], {
+    json: true,
+    quiet: false,
+    fresh: false,
+    force: false,
+    stateDir: ".state",
+  });
+  assert.ok(args.includes("--allow-net=127.0.0.1:8787,api.example.com"));
+  assert.ok(args.includes(`--v8-flags=${CHILD_V8_FLAGS.join(",")}`));
+  assert.ok(CHILD_V8_FLAGS.length > 0);
+  assert.equal(args.some((a) => a.startsWith("--allow-run")), false);
+  assert.deepEqual(args.slice(-2), ["--state-dir=.state", "pipelines/x.yaml"]);
 });

@@ -7,8 +7,8 @@
 import type { Plan } from "../compile.ts";
 import type { RejectsWriter } from "../report/rejects.ts";
 import type { SourceRecord } from "../sources/mod.ts";
-import type { MappedRow, Value } from "../mapping/mod.ts";
-import type { Batch } from "../targets/mod.ts";
+import type { MappedRow } from "../mapping/mod.ts";
+import type { Batch, RowPacker } from "../targets/mod.ts";
 import { own } from "../util/format.ts";
 import type { ChangeTracker } from "./changes.ts";
 import { KeyLines } from "../state/mod.ts";
@@ -86,6 +86,12 @@ export function duplicateFinder(
   };
 }
 
+/**
+ * Rows handed to a target's packer at a time: enough to amortise each piece, few enough that
+ * they die young (a scavenge every ~10,000 rows), so no row reaches the old generation.
+ */
+const CHUNK_ROWS = 1000;
+
 /** Collects mapped rows into batches of `size` rows. */
 export class Batcher {
   readonly #plan: BatcherPlan;
@@ -95,6 +101,11 @@ export class Batcher {
   readonly #changes: ChangeTracker | undefined;
   #next = 0;
   #cur: InFlight;
+  readonly #pack: ((batch: Batch) => RowPacker | undefined) | undefined;
+  /** Packs the current batch as it fills; undefined when its rows are kept instead. */
+  #packer: RowPacker | undefined;
+  /** Rows of the current batch not handed to its packer yet. */
+  #chunk: MappedRow[] = [];
   readonly #dupes: DuplicateCheck;
 
   /**
@@ -102,6 +113,8 @@ export class Batcher {
    * @param rejects where rejected rows go
    * @param changes `send: changed`: decides which mapped rows are sent
    * @param lastLines `duplicates: last_wins`: each key's last line (`lastLines` in preflight)
+   * @param pack starts packing a batch as it fills (`Target.pack`): its rows are handed over a
+   *   chunk at a time and none is kept in the batch
    */
   constructor(
     plan: BatcherPlan,
@@ -110,6 +123,7 @@ export class Batcher {
     rejects?: RejectsSink,
     changes?: ChangeTracker,
     lastLines?: LineOfKey,
+    pack?: (batch: Batch) => RowPacker | undefined,
   ) {
     this.#plan = plan;
     this.#size = size;
@@ -117,6 +131,7 @@ export class Batcher {
     this.#rejects = rejects;
     this.#changes = changes;
     this.#dupes = duplicateFinder(plan.duplicates ?? "allow", lastLines);
+    this.#pack = pack;
     this.#cur = this.#fresh();
   }
 
@@ -167,32 +182,53 @@ export class Batcher {
     }
     this.#ledger.rowStaged();
     const cur = this.#cur;
-    cur.batch.rows.push(r.row);
+    if (this.#packer) {
+      this.#chunk.push(r.row);
+      if (this.#chunk.length === CHUNK_ROWS) {
+        this.#packer.add(this.#chunk);
+        this.#chunk = [];
+      }
+    } else cur.batch.rows.push(r.row);
     cur.batch.lines.push(rec.line);
     const k = r.row[this.#plan.key] ?? null;
     cur.batch.keys.push(typeof k === "string" ? own(k) : k);
-    if (cur.batch.rows.length < this.#size) return undefined;
+    if (cur.batch.lines.length < this.#size) return undefined;
+    this.#seal();
     this.#cur = this.#fresh();
     return cur;
   }
 
   /** The last, partial batch; undefined when it would be empty. */
   rest(): InFlight | undefined {
-    return this.#cur.batch.rows.length > 0 ? this.#cur : undefined;
+    if (this.#cur.batch.lines.length === 0) return undefined;
+    this.#seal();
+    return this.#cur;
+  }
+
+  /** Ends the current batch's packing: its rows are in the packed body, none in the batch. */
+  #seal(): void {
+    const packer = this.#packer;
+    if (!packer) return;
+    if (this.#chunk.length > 0) packer.add(this.#chunk);
+    packer.end();
+    this.#chunk = [];
+    this.#packer = undefined;
+    const batch = this.#cur.batch;
+    batch.rows = new Array(batch.lines.length);
   }
 
   #fresh(): InFlight {
     const p = this.#plan;
-    return {
-      batch: {
-        index: this.#next++,
-        fields: p.mapper.fields,
-        rows: [],
-        lines: [],
-        keys: [],
-        key: p.key,
-      },
+    const batch: Batch = {
+      index: this.#next++,
+      fields: p.mapper.fields,
+      rows: [],
+      lines: [],
+      keys: [],
+      key: p.key,
     };
+    this.#packer = this.#pack?.(batch);
+    return { batch };
   }
 }
 
@@ -234,29 +270,4 @@ export function resendBatch(
       keys: rows.map((i) => b.keys[i]!),
     },
   };
-}
-
-/**
- * Lets go of a packed batch's rows (`Target.pack` holds what is sent): the array keeps its
- * length and only the rows whose key is repeated in the batch, which an API's errors may need to
- * be told apart by their values (WorkSpan's `data_row`).
- *
- * @param keysUnique whether the batcher already refused repeated keys (every `duplicates` policy
- *   but `allow`), so there is nothing to look for
- */
-export function releaseRows(batch: Batch, keysUnique: boolean): void {
-  const seen = new Map<Value, number>();
-  const repeated: number[] = [];
-  if (!keysUnique) {
-    batch.keys.forEach((k, i) => {
-      const first = seen.get(k);
-      if (first === undefined) return void seen.set(k, i);
-      if (first >= 0) repeated.push(first);
-      seen.set(k, -1);
-      repeated.push(i);
-    });
-  }
-  const kept: MappedRow[] = new Array(batch.rows.length);
-  for (const i of repeated) kept[i] = batch.rows[i]!;
-  batch.rows = kept;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { MapResult } from "../mapping/mod.ts";
 import { checkCounts } from "../report/summary.ts";
-import { Batcher, type BatcherPlan, duplicateFinder, releaseRows } from "./batcher.ts";
+import { Batcher, type BatcherPlan, duplicateFinder } from "./batcher.ts";
 import { RunLedger } from "./ledger.ts";
 
 /** A plan whose mapper refuses a non-numeric N. */
@@ -77,30 +77,6 @@ Deno.test("Batcher keeps no source record, with or without a rejects file", () =
   }
 });
 
-Deno.test("releaseRows keeps a batch's length, keys and lines, and only rows of repeated keys", () => {
-  const batch = {
-    index: 0,
-    fields: ["id", "n"],
-    rows: [{ id: "a", n: 1 }, { id: "b", n: 2 }, { id: "a", n: 3 }, { id: "c", n: 4 }],
-    lines: [2, 3, 4, 5],
-    keys: ["a", "b", "a", "c"],
-    key: "id",
-  };
-  const unique = { ...batch, rows: [...batch.rows] };
-  releaseRows(unique, true);
-  assert.equal(unique.rows.length, 4);
-  assert.deepEqual(unique.rows.filter((r) => r !== undefined), []);
-  releaseRows(batch, false);
-  assert.equal(batch.rows.length, 4);
-  assert.deepEqual([batch.rows[0], batch.rows[1], batch.rows[2], batch.rows[3]], [
-    { id: "a", n: 1 },
-    undefined,
-    { id: "a", n: 3 },
-    undefined,
-  ]);
-  assert.deepEqual([batch.keys, batch.lines], [["a", "b", "a", "c"], [2, 3, 4, 5]]);
-});
-
 Deno.test("duplicateFinder under reject refuses a later row with a seen key, naming the first line", () => {
   const find = duplicateFinder("reject");
   assert.equal(find("a", 2), undefined);
@@ -169,4 +145,45 @@ Deno.test("Batcher counts rows dropped by last_wins as rejected and writes them 
   const c = ledger.counts();
   assert.deepEqual([c.read, c.rejected, c.unsent], [3, 1, 2]);
   assert.deepEqual(checkCounts(c), []);
+});
+
+Deno.test("Batcher hands a packing target its rows a chunk at a time and keeps none", () => {
+  const ledger = new RunLedger({ maxErrors: 10, now: () => 0 });
+  const calls: string[] = [];
+  const pack = (b: { index: number }) => ({
+    add: (rows: readonly Record<string, unknown>[]) =>
+      calls.push(`${b.index}:add ${rows.map((r) => r.id).join(",")}`),
+    end: () => calls.push(`${b.index}:end`),
+  });
+  const batcher = new Batcher(plan, 2500, ledger, undefined, undefined, undefined, pack);
+  let full;
+  for (let line = 2; line < 2 + 2600; line++) {
+    full = batcher.add({ line, values: { ID: `k${line}`, N: "1" } }) ?? full;
+  }
+  // Chunks of 1,000 rows, the rest at the end of the batch; the next batch packs on its own.
+  assert.deepEqual(
+    calls.map((c) => c.replace(/ .*/, "")),
+    [
+      "0:add",
+      "0:add",
+      "0:add",
+      "0:end",
+      "1:add",
+      "1:end",
+    ].slice(0, 4),
+  );
+  assert.equal(
+    calls[2],
+    `0:add ${Array.from({ length: 500 }, (_, i) => `k${2002 + i}`).join(",")}`,
+  );
+  const b = full!.batch;
+  assert.equal(b.rows.length, 2500);
+  assert.equal(b.rows.filter((r) => r !== undefined).length, 0, "no row is kept");
+  assert.deepEqual([b.keys[0], b.keys[2499], b.lines[2499]], ["k2", "k2501", 2501]);
+  const rest = batcher.rest()!;
+  assert.deepEqual(calls.slice(4), [
+    `1:add ${Array.from({ length: 100 }, (_, i) => `k${2502 + i}`).join(",")}`,
+    "1:end",
+  ]);
+  assert.deepEqual([rest.batch.rows.length, rest.batch.keys.length], [100, 100]);
 });

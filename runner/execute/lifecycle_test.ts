@@ -184,3 +184,44 @@ Deno.test("runBatch() waits for an earlier run's execution without sending the b
   assert.equal(ledger.lists().batches[0]!.execution_id, "x9");
   assert.equal(ledger.batchesSent, 1);
 });
+
+Deno.test("runBatch() maps unprocessed rows of a packed batch again from the source, and fails one whose line changed", async () => {
+  const target: Target = {
+    ...fake({}).target,
+    status: () => Promise.resolve({ done: true, status: "completed", remoteStatus: "Done" }),
+    results: () =>
+      Promise.resolve({
+        counts: { succeeded: 0, failed: 0, skipped: 0 },
+        failures: [],
+        problems: [],
+        unprocessed: [0, 1],
+      }),
+  };
+  const { d, events, ledger } = depsOf(target);
+  // Packed as it filled: the batch kept no row, only keys and lines.
+  const packed = { ...batch, rows: new Array(2) };
+  const asked: number[][] = [];
+  d.remap = (lines) => {
+    asked.push([...lines]);
+    // Line 3 now holds another key: what would be sent is not what the API was given.
+    return Promise.resolve(new Map([[2, { id: "a" }], [3, { id: "b2" }]]));
+  };
+  const followed: Batch[] = [];
+  d.followUp = (next) => {
+    followed.push(next.batch);
+    return Promise.resolve();
+  };
+  await runBatch({ batch: packed }, d);
+  assert.deepEqual(asked, [[2, 3]]);
+  assert.equal(followed.length, 1);
+  assert.deepEqual([followed[0]!.rows, followed[0]!.keys, followed[0]!.lines], [
+    [{ id: "a" }],
+    ["a"],
+    [2],
+  ]);
+  const done = events.find((e) => e.event === "done") as Extract<JournalEvent, { event: "done" }>;
+  assert.deepEqual(done.unprocessed, [0]);
+  assert.equal(done.counts.failed, 1);
+  assert.match(done.failures[0]!.message, /line of the source changed/);
+  assert.equal(ledger.counts().failed, 1);
+});

@@ -23,7 +23,7 @@ import {
   type Source,
   type SourceOptions,
 } from "../sources/mod.ts";
-import { Batcher, type InFlight, type LineOfKey, releaseRows } from "./batcher.ts";
+import { Batcher, type InFlight, type LineOfKey } from "./batcher.ts";
 import { recordsAt, rowsAt } from "./reread.ts";
 import { type ChangeTracker, finishChanges } from "./changes.ts";
 import { lastLines, scanRejects } from "../preflight.ts";
@@ -134,7 +134,13 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     },
   };
 
-  const batcher = new Batcher(plan, plan.target.batchSize, ledger, rejects, deps.changes, last);
+  // Rows are serialised as their batch fills, and none is kept (only keys and lines), unless
+  // `duplicates: allow` may put one key on two rows an API's errors must tell apart by value.
+  const target = plan.target;
+  const pack = target.pack && plan.duplicates !== "allow"
+    ? (b: InFlight["batch"]) => target.pack!(b)
+    : undefined;
+  const batcher = new Batcher(plan, target.batchSize, ledger, rejects, deps.changes, last, pack);
   const over = plan.stopBeforeSend ? await rejectRateOver(plan, deps, last) : undefined;
   if (over) {
     ledger.stop("limit", over);
@@ -344,25 +350,8 @@ async function dispatch(run: Run, f: InFlight, opened = false): Promise<void> {
     return next ? await dispatch(run, next, true) : undefined;
   }
   if (action.kind === "unknown") return ledger.batchUnknown(f.batch.index, action.message);
-  // Packed while earlier batches are in flight: the wire bytes are ready when a slot frees,
-  // and the rows are let go (only keys and lines stay), so a batch waiting costs its bytes.
-  if (!ledger.stopped && (await packed(run.plan.target, f.batch))) {
-    releaseRows(f.batch, run.plan.duplicates !== "allow");
-  }
   if (!(await pool.slot(() => ledger.stopped))) return ledger.batchNotSent(f.batch.index);
   pool.start(() => runBatch(f, run.life, resumedOf(action)), () => run.progress("waiting"));
-}
-
-/**
- * Whether the target packed the batch ahead. A batch it cannot pack (too many columns, too
- * large) keeps its rows: its submit meets the same problem and reports it in its place.
- */
-async function packed(target: Plan["target"], batch: InFlight["batch"]): Promise<boolean> {
-  try {
-    return (await target.pack?.(batch)) ?? false;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -1,17 +1,18 @@
 /**
- * Serialising batches for the wire in chunks of rows. CSV rows are written by a writer generated
+ * Serialising batches for the wire in chunks of rows, as they fill (`Target.pack`): a batch's
+ * body is built 1,000 rows at a time into byte pieces (`bodySteps`, `Packs`), so it never exists
+ * as one large string and no row outlives its chunk. CSV rows are written by a writer generated
  * once per field list, naming every property (monomorphic loads; see `mapping/_row.ts` for why),
  * with a loop where code generation is not allowed: 2.8x faster than `toCsv`. JSON is
- * `JSON.stringify` per chunk (see {@link jsonArrayChunks} for why not a serialiser of our own).
- *
- * Bodies are produced in chunks of rows, so a batch never exists as one large string: see
- * {@link textStream} (a request body pulled as the connection takes it) and `_zip.ts`.
+ * `JSON.stringify` per chunk: on 50,000 mapped rows it beat a generated serialiser of the known
+ * fields (36 vs 52 ms; V8's stringifier has a fast path for objects of one shape), and encoding
+ * chunks beat encoding one 12 MB string (80 vs 217 ms).
  *
  * @module
  */
 import type { MappedRow, Value } from "../mapping/mod.ts";
 import { csvCell } from "./_csv.ts";
-import type { Batch } from "./types.ts";
+import type { Batch, RowPacker } from "./types.ts";
 
 /** Writes rows `from` to `to` (exclusive) as CSV lines, each ending in CRLF. */
 export type CsvRowsWriter = (rows: readonly MappedRow[], from: number, to: number) => string;
@@ -80,96 +81,73 @@ return function writeCsvRows(rows, from, to) {
 /** Rows serialised per chunk: enough to amortise each chunk, small enough to stay young. */
 export const CHUNK_ROWS = 1000;
 
-/**
- * The pieces of `JSON.stringify(rows)`, `CHUNK_ROWS` rows at a time: the same text, joined.
- * Measured on 50,000 mapped rows, `JSON.stringify` per chunk is faster than a generated
- * serialiser of the known fields (36 vs 52 ms: V8's stringifier has a fast path for objects of
- * one shape), and encoding chunks is faster than encoding one 12 MB string (80 vs 217 ms).
- */
-export function* jsonArrayChunks(rows: readonly MappedRow[]): Generator<string> {
-  if (rows.length <= CHUNK_ROWS) {
-    yield JSON.stringify(rows);
-    return;
-  }
-  for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
-    const to = Math.min(rows.length, from + CHUNK_ROWS);
-    const text = JSON.stringify(rows.slice(from, to));
-    yield from === 0
-      ? text.slice(0, -1)
-      : `,${to === rows.length ? text.slice(1) : text.slice(1, -1)}`;
-  }
-}
-
-/** The pieces of a CSV file: the header line, then `CHUNK_ROWS` rows at a time. */
-export function* csvChunks(
-  header: string,
-  write: CsvRowsWriter,
-  rows: readonly MappedRow[],
-): Generator<string> {
-  yield header + "\r\n";
-  for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
-    yield write(rows, from, Math.min(rows.length, from + CHUNK_ROWS));
-  }
-}
-
-/**
- * A request body that encodes the next chunk only when the connection asks for it, so a batch
- * is never held as one string or one byte array. A stream is read once: callers that may send
- * again build a new one (see `RequestSpec.body` in `_http.ts`).
- */
-export function textStream(chunks: () => Iterator<string>): ReadableStream<Uint8Array> {
-  const enc = new TextEncoder();
-  let it: Iterator<string> | undefined;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      it ??= chunks();
-      const next = it.next();
-      if (next.done) controller.close();
-      else controller.enqueue(enc.encode(next.value));
-    },
-  }, { highWaterMark: 0 });
-}
-
 const csvWriters = new WeakMap<readonly string[], CsvRowsWriter>();
 
 /**
- * A batch's upload body, JSON (an array of the rows) or CSV (a header line, then the rows),
- * streamed: a function that builds a new stream for each attempt (see `RequestSpec.body`).
+ * How a body of rows is built piece by piece: begun for a batch, given its rows a chunk at a
+ * time in order, ended into what `submit` sends.
  */
-export function batchBody(
-  fields: readonly string[],
-  rows: readonly MappedRow[],
-  format: "json" | "csv",
-): () => ReadableStream<Uint8Array> {
-  if (format === "json") return () => textStream(() => jsonArrayChunks(rows));
-  let write = csvWriters.get(fields);
-  if (!write) csvWriters.set(fields, write = csvRowsWriter(fields));
-  const header = fields.map((f) => csvCell(f)).join(",");
-  return () => textStream(() => csvChunks(header, write, rows));
+export interface PackSteps<S, T> {
+  /** Starts a batch's body; throws when this batch cannot be packed as it fills. */
+  begin(batch: Batch): S;
+  add(state: S, rows: readonly MappedRow[]): void;
+  end(state: S, batch: Batch): T;
 }
 
 /**
- * A batch's upload body as bytes, built at once from the same chunks `batchBody` streams: what
- * `Target.pack` keeps for a batch waiting its turn. The pieces are plain byte arrays, whose
- * memory the JS engine counts (a `Blob` copies them to a store it does not count, and `fetch`
- * copies a `Blob` again), sent by {@link bytesBody}.
+ * A batch's upload body as bytes (JSON: an array of the rows; CSV: a header line, then the
+ * rows), in pieces: the same text as `JSON.stringify(rows)` or `toCsv`. The pieces are plain byte
+ * arrays, whose memory the JS engine counts (a `Blob` copies them to a store it does not count,
+ * and `fetch` copies a `Blob` again), sent by {@link bytesBody}.
  */
-export function batchBytes(
-  fields: readonly string[],
-  rows: readonly MappedRow[],
-  format: "json" | "csv",
-): Uint8Array[] {
-  const enc = new TextEncoder();
-  const parts: Uint8Array[] = [];
-  let chunks: Iterable<string>;
-  if (format === "json") chunks = jsonArrayChunks(rows);
-  else {
-    let write = csvWriters.get(fields);
-    if (!write) csvWriters.set(fields, write = csvRowsWriter(fields));
-    chunks = csvChunks(fields.map((f) => csvCell(f)).join(","), write, rows);
+export function bodySteps(format: "json" | "csv"): PackSteps<BodyState, Uint8Array[]> {
+  return {
+    begin(batch) {
+      const state: BodyState = { parts: [], rows: 0, enc: new TextEncoder() };
+      if (format === "csv") {
+        let write = csvWriters.get(batch.fields);
+        if (!write) csvWriters.set(batch.fields, write = csvRowsWriter(batch.fields));
+        state.write = write;
+        state.parts.push(state.enc.encode(batch.fields.map((f) => csvCell(f)).join(",") + "\r\n"));
+      }
+      return state;
+    },
+    add(state, rows) {
+      if (rows.length === 0) return;
+      let text: string;
+      if (state.write) text = state.write(rows, 0, rows.length);
+      else {
+        const json = JSON.stringify(rows);
+        text = state.rows === 0 ? json.slice(0, -1) : `,${json.slice(1, -1)}`;
+      }
+      state.parts.push(state.enc.encode(text));
+      state.rows += rows.length;
+    },
+    end(state) {
+      if (!state.write) state.parts.push(state.enc.encode(state.rows === 0 ? "[]" : "]"));
+      return state.parts;
+    },
+  };
+}
+
+/**
+ * Gives the memory of sent pieces back at once, rather than when the garbage collector next
+ * runs: by then several batches' bytes could be waiting to be freed. Call it only when no
+ * request will read the pieces again.
+ */
+export function freeBytes(parts: readonly Uint8Array[]): void {
+  for (const p of parts) {
+    const buffer = p.buffer;
+    if (buffer instanceof ArrayBuffer && !buffer.detached) buffer.transfer(0);
   }
-  for (const text of chunks) parts.push(enc.encode(text));
-  return parts;
+}
+
+/** A body being built by {@link bodySteps}. */
+export interface BodyState {
+  parts: Uint8Array[];
+  rows: number;
+  enc: TextEncoder;
+  write?: CsvRowsWriter;
 }
 
 /**
@@ -181,38 +159,82 @@ export function bytesBody(parts: readonly Uint8Array[]): () => ReadableStream<Ui
     let i = 0;
     return new ReadableStream<Uint8Array>({
       pull(controller) {
-        // A copy's view, not the piece: the stream may hand its buffer on (transfer it), and a
-        // retry needs the piece again.
-        if (i < parts.length) controller.enqueue(parts[i++]!.slice());
-        else controller.close();
+        // The piece itself: fetch copies what it sends and leaves the piece as it was, so a
+        // retry sends it again. A piece already freed (`freeBytes`: the server answered before
+        // it read the whole body, and the exchange is over) ends the stream with an error.
+        const part = parts[i++];
+        if (part === undefined) controller.close();
+        else if (part.buffer instanceof ArrayBuffer && part.buffer.detached) {
+          controller.error(new Error("The body was freed: its exchange is over"));
+        } else controller.enqueue(part);
       },
     }, { highWaterMark: 0 });
   };
 }
 
 /**
- * Bodies packed ahead of their turn (`Target.pack`), by batch. `take` hands the packed body to
- * the one submit of its batch and forgets it, or packs it then when it was not packed ahead.
+ * Bodies packed as their batches fill (`Target.pack`), by batch. `take` hands the packed body to
+ * the one submit of its batch and forgets it; a batch that was not packed is packed then, from
+ * its rows. A failure while packing (a body over the API's limit) is kept, and thrown by `take`:
+ * the submit reports it, as if it had packed the batch itself.
  */
-export class Packs<T> {
-  readonly #packed = new WeakMap<object, T>();
-  readonly #make: (batch: Batch) => T;
+export class Packs<S, T> {
+  readonly #packed = new WeakMap<object, { body: T } | { error: unknown }>();
+  readonly #steps: PackSteps<S, T>;
 
-  constructor(make: (batch: Batch) => T) {
-    this.#make = make;
+  constructor(steps: PackSteps<S, T>) {
+    this.#steps = steps;
   }
 
-  /** Packs a batch now; for `Target.pack`. */
-  pack(batch: Batch): boolean {
-    this.#packed.set(batch, this.#make(batch));
-    return true;
+  /** A packer for a batch that starts filling; undefined when it cannot be packed that way. */
+  packer(batch: Batch): RowPacker | undefined {
+    const steps = this.#steps;
+    let state: S;
+    try {
+      state = steps.begin(batch);
+    } catch {
+      return undefined;
+    }
+    let error: { error: unknown } | undefined;
+    return {
+      add(rows) {
+        if (error) return;
+        try {
+          steps.add(state, rows);
+        } catch (e) {
+          error = { error: e };
+        }
+      },
+      end: () => {
+        if (!error) {
+          try {
+            return void this.#packed.set(batch, { body: steps.end(state, batch) });
+          } catch (e) {
+            error = { error: e };
+          }
+        }
+        this.#packed.set(batch, error);
+      },
+    };
   }
 
-  /** The body of a batch: packed ahead, or made now. */
+  /**
+   * The body of a batch: packed as it filled, or packed now from its rows.
+   *
+   * @throws what packing it threw
+   */
   take(batch: Batch): T {
-    const body = this.#packed.get(batch);
-    if (body === undefined) return this.#make(batch);
+    const packed = this.#packed.get(batch);
+    if (packed === undefined) {
+      const state = this.#steps.begin(batch);
+      const rows = batch.rows;
+      for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
+        this.#steps.add(state, rows.slice(from, from + CHUNK_ROWS));
+      }
+      return this.#steps.end(state, batch);
+    }
     this.#packed.delete(batch);
-    return body;
+    if ("error" in packed) throw packed.error;
+    return packed.body;
   }
 }

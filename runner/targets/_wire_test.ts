@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { MappedRow, Value } from "../mapping/mod.ts";
 import { toCsv } from "./_csv.ts";
-import { csvChunks, csvRowsWriter, jsonArrayChunks, textStream } from "./_wire.ts";
+import type { Batch } from "./types.ts";
+import { bodySteps, bytesBody, csvRowsWriter, Packs, type PackSteps } from "./_wire.ts";
 
 const value: fc.Arbitrary<Value> = fc.oneof(
   fc.string({ unit: "binary" }),
@@ -33,34 +34,11 @@ const batch = fc.uniqueArray(fieldName, { minLength: 0, maxLength: 6 }).chain((f
   )
 );
 
-Deno.test("JSON chunks join to JSON.stringify's text and parse back equal, for random rows", () => {
-  fc.assert(
-    fc.property(batch, ([_fields, rows]) => {
-      const text = [...jsonArrayChunks(rows)].join("");
-      assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify(rows)));
-      assert.equal(text, JSON.stringify(rows));
-    }),
-    { numRuns: 300 },
-  );
-});
-
-Deno.test("a large batch is cut into chunks that join to one array", () => {
-  const rows = Array.from({ length: 2500 }, (_, i) => ({ id: String(i), n: i }));
-  const chunks = [...jsonArrayChunks(rows)];
-  assert.equal(chunks.length, 3);
-  assert.equal(chunks.join(""), JSON.stringify(rows));
-  assert.equal(
-    [...jsonArrayChunks(rows.slice(0, 1000))].join(""),
-    JSON.stringify(rows.slice(0, 1000)),
-  );
-  assert.deepEqual([...jsonArrayChunks([])], ["[]"]);
-});
-
 Deno.test("the CSV writer writes what toCsv writes, for random rows and delimiters", () => {
   fc.assert(
     fc.property(batch, fc.constantFrom(",", ";", "\t", "|", "]"), ([fields, rows], d) => {
       const header = toCsv(fields, [], d).slice(0, -2);
-      const text = [...csvChunks(header, csvRowsWriter(fields, d), rows)].join("");
+      const text = header + "\r\n" + csvRowsWriter(fields, d)(rows, 0, rows.length);
       assert.deepEqual(text, toCsv(fields, rows, d));
     }),
     { numRuns: 300 },
@@ -72,7 +50,78 @@ Deno.test("the CSV writer converts the values of the fields it is told to", () =
   assert.deepEqual(write([{ a: "1", b: "x" }, { a: "2", b: null }], 0, 2), "1,<x>\r\n2,<null>\r\n");
 });
 
-Deno.test("a text stream encodes its chunks as they are pulled", async () => {
-  const body = textStream(() => ["[1,", '"é"]'][Symbol.iterator]());
-  assert.deepEqual(await new Response(body).text(), '[1,"é"]');
+/** Packs `rows` in the given chunk sizes, as the batcher does, and returns the body's text. */
+async function packed(
+  fields: string[],
+  rows: MappedRow[],
+  format: "json" | "csv",
+  cuts: number[],
+): Promise<string> {
+  const packs = new Packs(bodySteps(format));
+  const batch: Batch = { index: 0, fields, rows: [], lines: [], keys: [], key: fields[0] ?? "" };
+  const packer = packs.packer(batch)!;
+  let from = 0;
+  for (const cut of cuts) {
+    packer.add(rows.slice(from, Math.min(rows.length, from + cut)));
+    from = Math.min(rows.length, from + cut);
+  }
+  packer.add(rows.slice(from));
+  packer.end();
+  const body = bytesBody(packs.take(batch));
+  // Streamed twice, as a retried upload does: the same bytes each time.
+  const first = await new Response(body()).text();
+  assert.equal(await new Response(body()).text(), first);
+  return first;
+}
+
+Deno.test("a body packed chunk by chunk is JSON.stringify's or toCsv's text, for random rows and cuts", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      batch,
+      fc.array(fc.integer({ min: 0, max: 12 }), { maxLength: 5 }),
+      async ([fields, rows], cuts) => {
+        assert.equal(await packed(fields, rows, "json", cuts), JSON.stringify(rows));
+        if (fields.length > 0) {
+          assert.equal(await packed(fields, rows, "csv", cuts), toCsv(fields, rows));
+        }
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
+
+Deno.test("Packs packs a batch that was not packed as it filled from its rows, and keeps a packing failure for take", () => {
+  const steps: PackSteps<string[], string> = {
+    begin: (b) => {
+      if (b.index === 9) throw new Error("cannot begin");
+      return [];
+    },
+    add: (s, rows) => {
+      if (rows.some((r) => r.id === "bad")) throw new Error("over the limit");
+      s.push(...rows.map((r) => String(r.id)));
+    },
+    end: (s) => s.join("|"),
+  };
+  const packs = new Packs(steps);
+  const of = (index: number, ids: string[]): Batch => ({
+    index,
+    fields: ["id"],
+    rows: ids.map((id) => ({ id })),
+    lines: ids.map((_, i) => i + 2),
+    keys: ids,
+    key: "id",
+  });
+  assert.equal(packs.take(of(0, ["a", "b"])), "a|b", "not packed as it filled: packed now");
+  assert.equal(packs.packer(of(9, [])), undefined, "a batch that cannot begin keeps its rows");
+  const bad = of(1, []);
+  const p = packs.packer(bad)!;
+  p.add([{ id: "x" }, { id: "bad" }]);
+  p.add([{ id: "y" }]);
+  p.end();
+  assert.throws(() => packs.take(bad), /over the limit/);
+  const good = of(2, []);
+  const q = packs.packer(good)!;
+  q.add([{ id: "x" }]);
+  q.end();
+  assert.equal(packs.take(good), "x");
 });

@@ -21,6 +21,43 @@ export function zipOne(name: string, data: Uint8Array): Uint8Array {
 }
 
 /**
+ * One file packed into a ZIP archive (deflated) piece by piece, as the pieces come: neither the
+ * file nor the archive is ever one array.
+ */
+export class ZipWriter {
+  readonly #parts: Uint8Array[] = [];
+  #size = 0;
+  #failure: Error | null = null;
+  readonly #zip: Zip;
+  readonly #file: ZipDeflate;
+
+  constructor(name: string) {
+    this.#zip = new Zip((err, chunk) => {
+      if (err) this.#failure = err;
+      else if (chunk.length > 0) {
+        this.#parts.push(chunk);
+        this.#size += chunk.length;
+      }
+    });
+    this.#file = new ZipDeflate(name, { level: 6 });
+    this.#zip.add(this.#file);
+  }
+
+  /** Adds the file's next piece. */
+  push(piece: Uint8Array): void {
+    this.#file.push(piece);
+  }
+
+  /** Ends the file and the archive; returns the archive's pieces and their total size. */
+  end(): { parts: Uint8Array[]; size: number } {
+    this.#file.push(new Uint8Array(0), true);
+    this.#zip.end();
+    if (this.#failure) throw this.#failure;
+    return { parts: this.#parts, size: this.#size };
+  }
+}
+
+/**
  * Packs one file, given in pieces, into a ZIP archive (deflated) as it goes: neither the file nor
  * the archive is ever one array. Returns the archive's pieces and their total size.
  */
@@ -28,23 +65,9 @@ export function zipOneStreamed(
   name: string,
   pieces: Iterable<Uint8Array>,
 ): { parts: Uint8Array[]; size: number } {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  let failure: Error | null = null;
-  const zip = new Zip((err, chunk) => {
-    if (err) failure = err;
-    else if (chunk.length > 0) {
-      parts.push(chunk);
-      size += chunk.length;
-    }
-  });
-  const file = new ZipDeflate(name, { level: 6 });
-  zip.add(file);
-  for (const piece of pieces) file.push(piece);
-  file.push(new Uint8Array(0), true);
-  zip.end();
-  if (failure) throw failure;
-  return { parts, size };
+  const zip = new ZipWriter(name);
+  for (const piece of pieces) zip.push(piece);
+  return zip.end();
 }
 
 // Compressed bytes handed to the inflater at a time. DEFLATE expands at most ~1032:1, so one

@@ -18,9 +18,9 @@ export interface Batch {
   /** Target field names, in the order they are sent (CSV column order). */
   fields: readonly string[];
   /**
-   * The mapped rows. Once the target has packed the batch (`Target.pack`), the executor lets go
-   * of them: the array keeps its length, but holds only rows whose key is repeated in the batch
-   * (what a join by key and values needs); read keys from `keys` and lines from `lines`.
+   * The mapped rows. When the target packs the batch as it fills (`Target.pack`), none is kept:
+   * the array has the batch's length and only holes. Read keys from `keys` and lines from
+   * `lines`; the rows themselves are there only when the batch was not packed that way.
    */
   rows: MappedRow[];
   /** Source line of each row (same index as `rows`). */
@@ -29,6 +29,14 @@ export interface Batch {
   keys: Value[];
   /** The pipeline's key field (present in every row). */
   key: string;
+}
+
+/** Serialises a batch's rows as the batch fills (see `Target.pack`). */
+export interface RowPacker {
+  /** Serialises the batch's next rows. */
+  add(rows: readonly MappedRow[]): void;
+  /** The batch is complete. */
+  end(): void;
 }
 
 /** Per-row counts a target reports for one batch. */
@@ -171,14 +179,13 @@ export interface Target {
     | { known: readonly string[]; required: readonly string[]; key?: string }
     | undefined;
   /**
-   * Serialises a batch into the bytes `submit` will send, ahead of its turn: the executor calls
-   * it as soon as a batch is full, while earlier batches are still in flight, and then lets go
-   * of the batch's rows (see `Batch.rows`), so a batch waiting or in flight costs its wire bytes
-   * (off the JS heap), its keys and lines. Returns false when this batch cannot be packed ahead
-   * (its rows are then kept, and `submit` serialises them). Without it, rows are kept until the
-   * batch settles.
+   * Starts serialising a batch into the bytes `submit` will send, as the batch fills: the
+   * batcher hands it the rows a chunk at a time and keeps none of them (see `Batch.rows`), so a
+   * batch filling, waiting or in flight costs its wire bytes, its keys and its lines, never its
+   * rows. Undefined when this batch cannot be packed that way (its rows are then kept, and
+   * `submit` serialises them). Without it, rows are kept until the batch settles.
    */
-  pack?(batch: Batch): Promise<boolean> | boolean;
+  pack?(batch: Batch): RowPacker | undefined;
   /** Sends one batch; resolves when the API has accepted it and given it an id. */
   submit(batch: Batch, ctx: TargetContext): Promise<Submission>;
   /** Checks a submitted batch once (safe to repeat). */

@@ -7,12 +7,12 @@
 import { ConfigRefusedError, HttpError, RunnerError, TransportError } from "../../errors.ts";
 import { describeBody, MAX_ANSWER_BYTES, readBytes, readJson, repeatSafe } from "../_http.ts";
 import { num, obj, str } from "../_json.ts";
-import type { Batch, RowShape, TargetContext } from "../types.ts";
+import type { Batch, RowPacker, RowShape, TargetContext } from "../types.ts";
 import { answerError, type BiginClient, successDetail } from "./_client.ts";
 import type { BiginRequests, BiginUrls } from "./_requests.ts";
 import { BIGIN_MAX_RESULT_BYTES, type BiginConfig, type BiginDomains } from "./_schema.ts";
 import { BIGIN_STANDARD_FIELDS } from "./_modules.ts";
-import { fieldMappings, packBatch, resultText } from "./_wire.ts";
+import { type BiginPackState, biginPackSteps, fieldMappings, resultText } from "./_wire.ts";
 import { Packs } from "../_wire.ts";
 
 /** The per-status counts a job's details give for its file. */
@@ -107,8 +107,8 @@ export function withFileId(err: unknown, fileId: string): unknown {
 
 /** The job steps of a run, bound to its config and client. */
 export interface BiginJobs {
-  /** Packs a batch's upload file ahead of its turn (see `Target.pack`). */
-  pack(batch: Batch): boolean;
+  /** Packs a batch's upload file as it fills (see `Target.pack`). */
+  pack(batch: Batch): RowPacker | undefined;
   /** Uploads a batch's file; returns its file id. */
   upload(batch: Batch, ctx: TargetContext): Promise<string>;
   /** Creates the job that loads an uploaded file; returns the job id. */
@@ -130,7 +130,7 @@ interface JobContext {
   batchSize: number;
   timeoutMs: number;
   /** Upload files packed ahead of their turn. */
-  packs: Packs<{ name: string; zip: Blob }>;
+  packs: Packs<BiginPackState, { name: string; zip: Blob }>;
 }
 
 /** The job steps for `config`, sent through `client`. */
@@ -150,10 +150,10 @@ export function biginJobs(
     shape,
     ...o,
     timeoutMs: config.request_timeout,
-    packs: new Packs((batch) => packBatch(batch, shape, o.batchSize)),
+    packs: new Packs(biginPackSteps(shape, o.batchSize)),
   };
   return {
-    pack: (batch) => jc.packs.pack(batch),
+    pack: (batch) => jc.packs.packer(batch),
     upload: (batch, ctx) => uploadBatch(jc, batch, ctx),
     createJob: (batch, fileId, ctx) => createJob(jc, batch, fileId, ctx),
     details: (jobId, ctx) => jobDetails(jc, jobId, ctx),

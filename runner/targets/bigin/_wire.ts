@@ -7,9 +7,9 @@
 import { RunnerError } from "../../errors.ts";
 import type { MappedRow } from "../../mapping/mod.ts";
 import { csvCell } from "../_csv.ts";
-import { csvChunks, csvRowsWriter } from "../_wire.ts";
-import { unzipOne, zipOneStreamed } from "../_zip.ts";
-import type { Batch, RowShape } from "../types.ts";
+import { type CsvRowsWriter, csvRowsWriter, type PackSteps } from "../_wire.ts";
+import { unzipOne, ZipWriter } from "../_zip.ts";
+import type { RowShape } from "../types.ts";
 import { BIGIN_MAX_COLUMNS, BIGIN_MAX_RESULT_BYTES, BIGIN_MAX_ZIP_BYTES } from "./_schema.ts";
 
 /**
@@ -52,56 +52,76 @@ export function csvText(v: MappedRow[string] | undefined): string {
   return typeof v === "string" ? v : String(v);
 }
 
-/** The upload file's CSV, encoded piece by piece: datetimes in the offset form Zoho reads. */
-function* csvPieces(batch: Batch, datetimeFields: readonly string[]): Generator<Uint8Array> {
-  const zoho = (v: MappedRow[string]) => typeof v === "string" ? toZohoDateTime(v) : v;
-  const write = csvRowsWriter(
-    batch.fields,
-    ",",
-    Object.fromEntries(datetimeFields.map((f) => [f, zoho])),
-  );
-  const header = batch.fields.map((f) => csvCell(f)).join(",");
-  const enc = new TextEncoder();
-  for (const text of csvChunks(header, write, batch.rows)) yield enc.encode(text);
+/** A batch's upload file being packed: its CSV written into a ZIP as the rows come. */
+export interface BiginPackState {
+  name: string;
+  zip: ZipWriter;
+  write: CsvRowsWriter;
+  enc: TextEncoder;
 }
 
 /**
- * Packs a batch as the upload file: one CSV named after the batch, in a ZIP.
+ * Packs a batch as the upload file, as it fills: one CSV named after the batch (datetimes in the
+ * offset form Zoho reads), in a ZIP. Neither the CSV nor the archive is ever one array; the
+ * archive is kept as its compressed pieces in a `Blob` (a form's file must be one), about a fifth
+ * of the CSV's size.
  *
  * @param batchSize the configured batch size, for the hint when the ZIP is too large
- * @throws {RunnerError} `api` when the batch has more columns or bytes than Bigin takes
+ * @throws {RunnerError} `api` when the batch has more columns (`begin`) or bytes (`end`) than
+ *   Bigin takes
  */
-export function packBatch(
-  batch: Batch,
+export function biginPackSteps(
   shape: RowShape,
   batchSize: number,
-): { name: string; zip: Blob } {
-  if (batch.fields.length > BIGIN_MAX_COLUMNS) {
-    throw new RunnerError(
-      "api",
-      `Cannot upload batch ${
-        batch.index + 1
-      }: Bigin takes at most ${BIGIN_MAX_COLUMNS} columns, but ${batch.fields.length} fields are mapped`,
-    );
-  }
+): PackSteps<BiginPackState, { name: string; zip: Blob }> {
   const datetimeFields = shape.fields.filter((f) => f.type === "datetime").map((f) => f.name);
-  const name = `batch-${batch.index + 1}`;
-  const zip = zipOneStreamed(`${name}.csv`, csvPieces(batch, datetimeFields));
-  if (zip.size > BIGIN_MAX_ZIP_BYTES) {
-    const fits = Math.max(
-      1,
-      Math.floor(batch.rows.length * BIGIN_MAX_ZIP_BYTES / zip.size * 0.9),
-    );
-    throw new RunnerError(
-      "api",
-      `Cannot upload batch ${batch.index + 1}: its ZIP is ${
-        (zip.size / 1048576).toFixed(1)
-      } MB, over Bigin's 25 MB limit: lower target.batch_size (now ${batchSize}) to about ${fits}`,
-    );
-  }
+  const zoho = (v: MappedRow[string]) => typeof v === "string" ? toZohoDateTime(v) : v;
   return {
-    name,
-    zip: new Blob(zip.parts as Uint8Array<ArrayBuffer>[], { type: "application/zip" }),
+    begin(batch) {
+      if (batch.fields.length > BIGIN_MAX_COLUMNS) {
+        throw new RunnerError(
+          "api",
+          `Cannot upload batch ${
+            batch.index + 1
+          }: Bigin takes at most ${BIGIN_MAX_COLUMNS} columns, but ${batch.fields.length} fields are mapped`,
+        );
+      }
+      const name = `batch-${batch.index + 1}`;
+      const state: BiginPackState = {
+        name,
+        zip: new ZipWriter(`${name}.csv`),
+        write: csvRowsWriter(
+          batch.fields,
+          ",",
+          Object.fromEntries(datetimeFields.map((f) => [f, zoho])),
+        ),
+        enc: new TextEncoder(),
+      };
+      state.zip.push(state.enc.encode(batch.fields.map((f) => csvCell(f)).join(",") + "\r\n"));
+      return state;
+    },
+    add(state, rows) {
+      if (rows.length > 0) state.zip.push(state.enc.encode(state.write(rows, 0, rows.length)));
+    },
+    end(state, batch) {
+      const zip = state.zip.end();
+      if (zip.size > BIGIN_MAX_ZIP_BYTES) {
+        const fits = Math.max(
+          1,
+          Math.floor(batch.rows.length * BIGIN_MAX_ZIP_BYTES / zip.size * 0.9),
+        );
+        throw new RunnerError(
+          "api",
+          `Cannot upload batch ${batch.index + 1}: its ZIP is ${
+            (zip.size / 1048576).toFixed(1)
+          } MB, over Bigin's 25 MB limit: lower target.batch_size (now ${batchSize}) to about ${fits}`,
+        );
+      }
+      return {
+        name: state.name,
+        zip: new Blob(zip.parts as Uint8Array<ArrayBuffer>[], { type: "application/zip" }),
+      };
+    },
   };
 }
 

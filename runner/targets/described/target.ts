@@ -11,14 +11,15 @@ import type { z } from "zod";
 import { RunnerError, TransportError } from "../../errors.ts";
 import { unzipOne } from "../_zip.ts";
 import { type Auth, createAuth } from "./_auth.ts";
-import { buildBody, type RowsData, rowsData } from "./_body.ts";
-import { Packs } from "../_wire.ts";
+import { buildBody, type RowsData, type RowsState, rowsSteps } from "./_body.ts";
+import { freeBytes, Packs } from "../_wire.ts";
 import { type Answer, call, type CallEnv, MAX_ANSWER_BYTES, required } from "./_call.ts";
 import type {
   Batch,
   BatchResults,
   Finished,
   RequestInfo,
+  RowPacker,
   RowShape,
   StatusResult,
   Submission,
@@ -63,7 +64,9 @@ class DescribedTarget implements Target {
   readonly #secrets: ReadonlySet<string>;
   readonly #auth: Auth | undefined;
   readonly #env: CallEnv;
-  readonly #packs = new Packs((batch) => this.#rowsOf(batch));
+  /** The submit step that sends the rows, and its body packed as batches fill. */
+  readonly #rowsStep: string | undefined;
+  readonly #packs: Packs<RowsState, RowsData> | undefined;
 
   constructor(loaded: LoadedDescription, config: DescribedConfig) {
     const d = loaded.description;
@@ -84,6 +87,14 @@ class DescribedTarget implements Target {
       ...(d.limits.columns ? { maxColumns: d.limits.columns } : {}),
     };
     this.#auth = createAuth(d, this.#params, this.#secrets, config.request_timeout);
+    this.#rowsStep = d.submit.find((step) => {
+      const body = d.requests[step as "create"]?.body;
+      return body?.csv !== undefined || body?.json_rows !== undefined;
+    });
+    const rowsBody = this.#rowsStep ? d.requests[this.#rowsStep as "create"]!.body : undefined;
+    this.#packs = rowsBody
+      ? new Packs(rowsSteps(rowsBody, (batch) => this.#scope({}, batch)))
+      : undefined;
     this.#env = {
       title: d.title,
       auth: this.#auth,
@@ -133,27 +144,12 @@ class DescribedTarget implements Target {
   }
 
   /**
-   * Builds the rows part of each submit step's body ahead of the batch's turn. The rows may be
-   * let go after it: a template that needs the job's values cannot be rendered yet, and then
-   * the batch keeps its rows.
+   * Builds the rows body of the submit step that sends the rows as the batch fills. A template
+   * of that body that needs a job's value cannot be rendered before the job exists: such a batch
+   * is not packed (undefined), and keeps its rows.
    */
-  pack(batch: Batch): boolean {
-    try {
-      return this.#packs.pack(batch);
-    } catch {
-      return false;
-    }
-  }
-
-  /** The rows part of each submit step's body that sends rows, by step. */
-  #rowsOf(batch: Batch): Map<string, RowsData> {
-    const out = new Map<string, RowsData>();
-    for (const step of this.#desc.submit) {
-      const decl = this.#desc.requests[step as "create"]!;
-      const data = rowsData(decl.body, batch, this.#scope({}, batch));
-      if (data) out.set(step, data);
-    }
-    return out;
+  pack(batch: Batch): RowPacker | undefined {
+    return this.#packs?.packer(batch);
   }
 
   async submit(batch: Batch, ctx: TargetContext): Promise<Submission> {
@@ -166,14 +162,14 @@ class DescribedTarget implements Target {
       );
     }
     const job: Record<string, unknown> = {};
-    const rows = this.#packs.take(batch);
+    const rows = this.#packs?.take(batch);
     let checkpointed = false;
     let step = "";
     try {
       for (step of this.#desc.submit) {
         const decl = this.#desc.requests[step as "create"]!;
         const scope = this.#scope(job, batch);
-        const body = buildBody(decl.body, batch, scope, rows?.get(step));
+        const body = buildBody(decl.body, batch, scope, step === this.#rowsStep ? rows : undefined);
         const limit = this.#desc.limits.bytes_per_job;
         if (
           body && limit !== undefined && body.bytes > limit &&
@@ -194,6 +190,9 @@ class DescribedTarget implements Target {
       }
     } catch (err) {
       throw await this.#abandon(err, step, checkpointed, job, batch, ctx);
+    } finally {
+      // Sent or not, no request reads the rows again: their memory goes back at once.
+      if (rows) freeBytes([rows.data]);
     }
     return { id: required(job, "id", `submit batch ${n}`), data: { ...job } };
   }

@@ -6,7 +6,7 @@
  */
 import { HttpError } from "../../errors.ts";
 import { describeBody, MAX_ANSWER_BYTES, readJson } from "../_http.ts";
-import { batchBytes, bytesBody, Packs } from "../_wire.ts";
+import { type BodyState, bodySteps, bytesBody, freeBytes, Packs } from "../_wire.ts";
 import type {
   Batch,
   RequestInfo,
@@ -35,7 +35,7 @@ interface WorkspanContext {
   requests: ReturnType<typeof workspanRequests>;
   client: WorkspanClient;
   /** Upload bodies packed ahead of their turn. */
-  packs: Packs<Uint8Array[]>;
+  packs: Packs<BodyState, Uint8Array[]>;
 }
 
 /** Builds the WorkSpan target for a validated config. */
@@ -46,7 +46,7 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
     config,
     requests,
     client: workspanClient(config, requests),
-    packs: new Packs((b) => batchBytes(b.fields, b.rows, format)),
+    packs: new Packs(bodySteps(format)),
   };
   // The last status answer of each finished execution, so `results` reads it without asking
   // again; after a restart (or a failed read) it asks again, which is safe.
@@ -74,7 +74,7 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
       ];
     },
 
-    pack: (batch) => wc.packs.pack(batch),
+    pack: (batch) => wc.packs.packer(batch),
 
     submit: (batch, ctx) => submitBatch(wc, batch, ctx),
 
@@ -99,6 +99,23 @@ async function submitBatch(
   batch: Batch,
   ctx: TargetContext,
 ): Promise<Submission> {
+  // Packed into bytes as the batch filled (sent again as they are on a retry); built the same
+  // way now for a batch that was not. Freed once the exchange is over, whatever its outcome.
+  const parts = wc.packs.take(batch);
+  try {
+    return await upload(wc, batch, bytesBody(parts), ctx);
+  } finally {
+    freeBytes(parts);
+  }
+}
+
+/** Sends a batch's body; returns the execution WorkSpan started for it. */
+async function upload(
+  wc: WorkspanContext,
+  batch: Batch,
+  body: () => ReadableStream<Uint8Array>,
+  ctx: TargetContext,
+): Promise<Submission> {
   const { config, requests } = wc;
   const timeoutMs = config.request_timeout;
   const csv = config.content_type === "csv";
@@ -110,9 +127,6 @@ async function submitBatch(
     q.set("column_delimiter", ",");
     q.set("has_header_row", "true");
   }
-  // Packed into bytes while earlier batches were in flight (sent again as they are on a retry);
-  // built the same way now for a batch that was not.
-  const body = bytesBody(wc.packs.take(batch));
   const what = `upload batch ${batch.index + 1} to WorkSpan`;
   const res = await wc.client.authed(ctx, (h) => ({
     request: requests.upload,

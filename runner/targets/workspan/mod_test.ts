@@ -149,10 +149,13 @@ function ctx(handler: (req: Request) => Response | Promise<Response>): TargetCon
   return {
     seen,
     log: () => {},
-    fetch: (input, init) => {
-      const req = new Request(input, init);
+    fetch: async (input, init) => {
+      const sent = new Request(input, init);
+      // As a server does, the whole body is read before the answer.
+      const body = sent.body ? new Uint8Array(await sent.arrayBuffer()) : undefined;
+      const req = new Request(sent.url, { method: sent.method, headers: sent.headers, body });
       seen.push(req.clone());
-      return Promise.resolve(handler(req));
+      return await handler(req);
     },
   };
 }
