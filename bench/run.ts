@@ -25,11 +25,12 @@ const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const BENCH = `${ROOT}/bench`;
 const DATA = `${BENCH}/data`;
 
+/** The targets each case is held to (issue 15 raised the transform and overhead ones). */
 const TARGETS = {
-  speedupVsMiller: 2,
+  speedupVsMiller: 3,
   peakRssMiB: 150,
   rssGrowth: 1.2,
-  overheadPct: 10,
+  overheadPct: 5,
   startupMs: 1000,
 } as const;
 

@@ -12,6 +12,12 @@ import { place } from "./_table.ts";
 
 const enc = new TextEncoder();
 
+/**
+ * How much the columns grow when full: by half, not double, so a table just past a power of two
+ * does not carry twice the room it needs (the index still doubles: it must stay a power of two).
+ */
+const GROWTH = 1.5;
+
 /** Keys with the line each was last set to; entries are never removed. */
 export class KeyLines {
   #count = 0;
@@ -20,7 +26,7 @@ export class KeyLines {
   /** Entry i's key is #bytes[#offsets[i], #offsets[i + 1]). */
   #offsets = new Uint32Array(1025);
   #bytes = new Uint8Array(16384);
-  /** Entry index + 1 per slot, 0 when empty; a power of two at least twice the count. */
+  /** Entry index + 1 per slot, 0 when empty; a power of two at most three quarters full. */
   #slots = new Int32Array(2048);
 
   /** How many keys are held. */
@@ -60,7 +66,8 @@ export class KeyLines {
     this.#lines[e] = line;
     this.#hashes[e] = kh;
     this.#offsets[e + 1] = this.#offsets[e]! + this.#append(key);
-    if (this.#count * 2 > this.#slots.length) this.#reindex();
+    // Linear probing stays short up to three quarters full.
+    if (this.#count * 4 > this.#slots.length * 3) this.#reindex();
     else place(this.#slots, kh, e);
   }
 
@@ -99,7 +106,8 @@ export class KeyLines {
   #append(key: string): number {
     const at = this.#offsets[this.#count - 1]!;
     if (at + key.length * 3 > this.#bytes.length) {
-      const next = new Uint8Array(Math.max(this.#bytes.length * 2, at + key.length * 3));
+      const grown = Math.ceil(this.#bytes.length * GROWTH);
+      const next = new Uint8Array(Math.max(grown, at + key.length * 3));
       next.set(this.#bytes.subarray(0, at));
       this.#bytes = next;
     }
@@ -115,7 +123,7 @@ export class KeyLines {
   }
 
   #grow(): void {
-    const cap = this.#lines.length * 2;
+    const cap = Math.ceil(this.#lines.length * GROWTH);
     const lines = new Int32Array(cap);
     lines.set(this.#lines);
     this.#lines = lines;
