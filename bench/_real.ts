@@ -7,7 +7,7 @@
  *
  * Usage (one case, standalone, for A/B runs of two checkouts):
  * `deno run -A bench/_real.ts <csv> [--wire json|csv|bigin] [--batch N] [--concurrency N]
- * [--root DIR]`; prints one JSON line.
+ * [--root DIR] [--duplicates reject|allow]`; prints one JSON line.
  *
  * @module
  */
@@ -31,6 +31,8 @@ export interface RealOptions {
   concurrency: number;
   /** Root of the checkout whose CLI runs (where `runner/main.ts` is). */
   root: string;
+  /** The pipeline's `duplicates` policy (default: the runner's, `reject`). */
+  duplicates?: "reject" | "allow";
 }
 
 /** What one run showed. */
@@ -113,6 +115,7 @@ export async function runReal(o: RealOptions): Promise<RealResult> {
         interval: "20ms",
       });
     if (o.wire === "csv") yaml = yaml.replace("content_type: json", "content_type: csv");
+    if (o.duplicates) yaml = yaml.replace("\nmappings:", `\nduplicates: ${o.duplicates}\nmappings:`);
     await Deno.writeTextFile(file, yaml);
     // The permissions of `deno task run`: no --allow-net, so the CLI runs the pipeline in a child
     // with network access to the sandbox's host only, as users' runs do (start-up of both, and
@@ -172,6 +175,7 @@ if (import.meta.main) {
       batch: { type: "string", default: "50000" },
       concurrency: { type: "string", default: "4" },
       root: { type: "string", default: new URL("..", import.meta.url).pathname },
+      duplicates: { type: "string" },
     },
   });
   const source = positionals[0];
@@ -185,6 +189,7 @@ if (import.meta.main) {
       batchSize: Number(values.batch),
       concurrency: Number(values.concurrency),
       root: values.root.replace(/\/$/, ""),
+      ...(values.duplicates ? { duplicates: values.duplicates as "reject" | "allow" } : {}),
     });
     console.log(JSON.stringify(r));
   } finally {

@@ -106,6 +106,9 @@ export class Batcher {
   #packer: RowPacker | undefined;
   /** Rows of the current batch not handed to its packer yet. */
   #chunk: MappedRow[] = [];
+  /** `duplicates: allow`: keys of the current batch, and its rows of a key seen before in it. */
+  #batchKeys = new Set<unknown>();
+  #held = new Map<number, MappedRow>();
   readonly #dupes: DuplicateCheck;
 
   /**
@@ -188,6 +191,7 @@ export class Batcher {
         this.#packer.add(this.#chunk);
         this.#chunk = [];
       }
+      this.#holdRepeated(r.row, cur.batch.lines.length);
     } else cur.batch.rows.push(r.row);
     cur.batch.lines.push(rec.line);
     const k = r.row[this.#plan.key] ?? null;
@@ -205,7 +209,22 @@ export class Batcher {
     return this.#cur;
   }
 
-  /** Ends the current batch's packing: its rows are in the packed body, none in the batch. */
+  /**
+   * Under `duplicates: allow`, one key may be on several rows of a batch, and an API's error may
+   * have to be told apart by the row's values (WorkSpan's `data_row`). Every row of a key already
+   * in the batch is kept; the first one is not, and is the one left when no kept row matches.
+   */
+  #holdRepeated(row: MappedRow, at: number): void {
+    if (this.#plan.duplicates !== "allow") return;
+    const k = row[this.#plan.key] ?? null;
+    if (this.#batchKeys.has(k)) this.#held.set(at, row);
+    else this.#batchKeys.add(k);
+  }
+
+  /**
+   * Ends the current batch's packing: its rows are in the packed body, and only rows of a key
+   * repeated in the batch stay in it (see `#holdRepeated`).
+   */
   #seal(): void {
     const packer = this.#packer;
     if (!packer) return;
@@ -215,6 +234,9 @@ export class Batcher {
     this.#packer = undefined;
     const batch = this.#cur.batch;
     batch.rows = new Array(batch.lines.length);
+    for (const [i, row] of this.#held) batch.rows[i] = row;
+    this.#held = new Map();
+    this.#batchKeys = new Set();
   }
 
   #fresh(): InFlight {

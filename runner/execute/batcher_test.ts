@@ -187,3 +187,33 @@ Deno.test("Batcher hands a packing target its rows a chunk at a time and keeps n
   ]);
   assert.deepEqual([rest.batch.rows.length, rest.batch.keys.length], [100, 100]);
 });
+
+Deno.test("Batcher under duplicates: allow keeps, of a packed batch, the rows of a key already in it", () => {
+  const ledger = new RunLedger({ maxErrors: 10, now: () => 0 });
+  const pack = () => ({ add: () => {}, end: () => {} });
+  const batcher = new Batcher(
+    { ...plan, duplicates: "allow" },
+    5,
+    ledger,
+    undefined,
+    undefined,
+    undefined,
+    pack,
+  );
+  let full;
+  for (const [line, id] of [[2, "a"], [3, "b"], [4, "a"], [5, "c"], [6, "a"]] as const) {
+    full = batcher.add({ line, values: { ID: id, N: String(line) } }) ?? full;
+  }
+  const b = full!.batch;
+  assert.equal(b.rows.length, 5);
+  assert.deepEqual([b.rows[0], b.rows[1], b.rows[2], b.rows[3], b.rows[4]], [
+    undefined,
+    undefined,
+    { id: "a", n: 4 },
+    undefined,
+    { id: "a", n: 6 },
+  ]);
+  // The next batch starts with no key seen.
+  batcher.add({ line: 7, values: { ID: "a", N: "7" } });
+  assert.equal(batcher.rest()!.batch.rows[0], undefined);
+});

@@ -134,12 +134,10 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     },
   };
 
-  // Rows are serialised as their batch fills, and none is kept (only keys and lines), unless
-  // `duplicates: allow` may put one key on two rows an API's errors must tell apart by value.
+  // Rows are serialised as their batch fills, and none is kept but keys and lines (and, under
+  // `duplicates: allow`, rows of a key repeated in their batch: see the batcher).
   const target = plan.target;
-  const pack = target.pack && plan.duplicates !== "allow"
-    ? (b: InFlight["batch"]) => target.pack!(b)
-    : undefined;
+  const pack = target.pack ? (b: InFlight["batch"]) => target.pack!(b) : undefined;
   const batcher = new Batcher(plan, target.batchSize, ledger, rejects, deps.changes, last, pack);
   const over = plan.stopBeforeSend ? await rejectRateOver(plan, deps, last) : undefined;
   if (over) {

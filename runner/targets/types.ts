@@ -19,8 +19,10 @@ export interface Batch {
   fields: readonly string[];
   /**
    * The mapped rows. When the target packs the batch as it fills (`Target.pack`), none is kept:
-   * the array has the batch's length and only holes. Read keys from `keys` and lines from
-   * `lines`; the rows themselves are there only when the batch was not packed that way.
+   * the array has the batch's length and holes, but for `duplicates: allow`'s rows of a key
+   * already in the batch (every such row but the first, so an API's errors can be told apart by
+   * their values). Read keys from `keys` and lines from `lines`; the rows themselves are all there
+   * only when the batch was not packed that way.
    */
   rows: MappedRow[];
   /** Source line of each row (same index as `rows`). */

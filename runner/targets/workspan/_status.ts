@@ -54,12 +54,13 @@ function matchRows(batch: Batch, errors: unknown[]): RowFailure[] {
     const candidates = (byKey.get(key) ?? []).filter((i) => !taken.has(i));
     let row: number | undefined;
     if (candidates.length > 1 && dataRow) {
-      // Rows of a repeated key are kept when a batch's rows are let go (see `Batch.rows`).
+      // A packed batch keeps every row of a repeated key but the first (see `Batch.rows`): when
+      // no kept row has these values, the first one, not kept, is the row.
       row = candidates.find((i) => {
         const sent = batch.rows[i];
         return sent !== undefined &&
           Object.entries(dataRow).every(([f, v]) => String(sent[f] ?? "") === String(v ?? ""));
-      });
+      }) ?? candidates.find((i) => batch.rows[i] === undefined);
     }
     row ??= candidates[0];
     if (row !== undefined) taken.add(row);

@@ -264,3 +264,22 @@ Deno.test("poll() asks for every error of the batch", async () => {
   assert.equal(url.searchParams.get("include_errors"), "true");
   assert.equal(url.searchParams.get("max_errors"), "10");
 });
+
+Deno.test("readStatus() places an error among rows of one key of a packed batch, which kept all but the first", () => {
+  // Packed under duplicates: allow: rows 0 and 2 share key a2; only row 2 (not the first) is kept.
+  const packed = { ...ROWS, rows: [undefined, undefined, ROWS.rows[2], undefined] } as Batch;
+  packed.keys = ["a1", "a2", "a2", ""];
+  const answer = (dataRow: Record<string, unknown>) => ({
+    status: "completed",
+    input_count: 4,
+    success_count: 3,
+    error_count: 1,
+    skip_count: 0,
+    errors: [{ id: "a2", message: "invalid value in field 'close_date'", data_row: dataRow }],
+  });
+  const kept = readStatus(answer({ opportunity_id: "a2", close_date: "2020-01-22" }), packed, 10);
+  const first = readStatus(answer({ opportunity_id: "a2", close_date: "20-jan-2020" }), packed, 10);
+  assert.ok(kept.done && "failures" in kept && first.done && "failures" in first);
+  assert.deepEqual(kept.failures.map((f) => f.row), [2], "the kept row whose values match");
+  assert.deepEqual(first.failures.map((f) => f.row), [1], "no kept row matches: the first one");
+});
