@@ -115,7 +115,9 @@ export async function runReal(o: RealOptions): Promise<RealResult> {
         interval: "20ms",
       });
     if (o.wire === "csv") yaml = yaml.replace("content_type: json", "content_type: csv");
-    if (o.duplicates) yaml = yaml.replace("\nmappings:", `\nduplicates: ${o.duplicates}\nmappings:`);
+    if (o.duplicates) {
+      yaml = yaml.replace("\nmappings:", `\nduplicates: ${o.duplicates}\nmappings:`);
+    }
     await Deno.writeTextFile(file, yaml);
     // The permissions of `deno task run`: no --allow-net, so the CLI runs the pipeline in a child
     // with network access to the sandbox's host only, as users' runs do (start-up of both, and

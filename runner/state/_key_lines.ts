@@ -8,7 +8,7 @@
  * @module
  */
 import { keyHash } from "./_hash.ts";
-import { place } from "./_table.ts";
+import { bytesAre, place } from "./_table.ts";
 
 const enc = new TextEncoder();
 
@@ -85,17 +85,7 @@ export class KeyLines {
   #keyIs(e: number, key: string): boolean {
     const start = this.#offsets[e]!;
     const len = this.#offsets[e + 1]! - start;
-    const b = this.#bytes;
-    if (len === key.length) {
-      // Equal lengths: the key is ASCII, since any other character takes more UTF-8 bytes.
-      for (let i = 0; i < len; i++) if (b[start + i] !== key.charCodeAt(i)) return false;
-      return true;
-    }
-    if (len < key.length) return false; // UTF-8 is never shorter than the UTF-16 code units
-    const k = enc.encode(key);
-    if (k.length !== len) return false;
-    for (let i = 0; i < len; i++) if (b[start + i] !== k[i]) return false;
-    return true;
+    return bytesAre(this.#bytes, start, len, key);
   }
 
   /**

@@ -166,17 +166,7 @@ export class Table {
   #keyIs(e: number, key: string): boolean {
     const start = this.keyOffsets[e]!;
     const len = this.keyOffsets[e + 1]! - start;
-    const b = this.keyBytes;
-    if (len === key.length) {
-      // Equal lengths: the key is ASCII, since any other character takes more UTF-8 bytes.
-      for (let i = 0; i < len; i++) if (b[start + i] !== key.charCodeAt(i)) return false;
-      return true;
-    }
-    if (len < key.length) return false; // UTF-8 is never shorter than the UTF-16 code units
-    const k = enc.encode(key);
-    if (k.length !== len) return false;
-    for (let i = 0; i < len; i++) if (b[start + i] !== k[i]) return false;
-    return true;
+    return bytesAre(this.keyBytes, start, len, key);
   }
 
   #appendKey(key: string): void {
@@ -219,6 +209,20 @@ export class Table {
     flags.set(this.flags);
     this.flags = flags;
   }
+}
+
+/** Whether `len` UTF-8 bytes of `b` from `start` spell `key`, compared without decoding. */
+export function bytesAre(b: Uint8Array, start: number, len: number, key: string): boolean {
+  if (len === key.length) {
+    // Equal lengths: the key is ASCII, since any other character takes more UTF-8 bytes.
+    for (let i = 0; i < len; i++) if (b[start + i] !== key.charCodeAt(i)) return false;
+    return true;
+  }
+  if (len < key.length) return false; // UTF-8 is never shorter than the UTF-16 code units
+  const k = enc.encode(key);
+  if (k.length !== len) return false;
+  for (let i = 0; i < len; i++) if (b[start + i] !== k[i]) return false;
+  return true;
 }
 
 /** Puts entry `e` in the first free slot from its hash on (linear probing). */
