@@ -371,3 +371,45 @@ Deno.test("run-ci writes a job summary, step outputs and line annotations in Git
     assert.equal(plain.stderr.split("\n").filter((l) => l.includes("run-ci")).length, 1);
   });
 });
+
+Deno.test("a source rewritten during the run: failed rows keep their line, key and error, and say their values changed", async () => {
+  await withSandbox({
+    workspan: {
+      token: TOKEN,
+      // Long enough to rewrite the file while the runner waits for the execution.
+      processingMs: 1500,
+      fields: { close_date: "date", amount: "number", stage: { oneOf: ["Prospecting"] } },
+    },
+  }, async (sandbox) => {
+    const dir = await tempDir({});
+    const source = `${dir}/data.csv`;
+    await Deno.copyFile(`${ROOT}/examples/data/opportunities.csv`, source);
+    const yaml = (await Deno.readTextFile(`${ROOT}/examples/workspan-opportunities.yaml`))
+      .replace("path: data/opportunities.csv", `path: ${source}`)
+      .replace("interval: 2s", "interval: 50ms")
+      .replace(/max_error_rate: [0-9.]+/, "max_error_rate: 1");
+    await Deno.writeTextFile(`${dir}/p.yaml`, yaml);
+    const run = runCli(["run", `${dir}/p.yaml`], envFor(sandbox), { cwd: dir });
+    // Once the execution exists, the file has been read: give every row another key.
+    while (sandbox.workspan.executions().length === 0) await new Promise((r) => setTimeout(r, 20));
+    const text = await Deno.readTextFile(source);
+    await Deno.writeTextFile(source, text.replaceAll(/^aw/gm, "zz"));
+    const r = await run;
+    const s = r.summaries[0] as Summary;
+    assert.ok(s, r.stderr);
+    assertIdentities(s);
+    assert.ok(s.counts.failed > 0, "rows failed remotely");
+    const rejects = (await Deno.readTextFile(`${dir}/out/workspan-opportunities.rejects.csv`))
+      .trim()
+      .split(/\r?\n/);
+    const remote = rejects.filter((l) => l.includes("invalid value in field 'stage'"));
+    assert.equal(remote.length, s.counts.failed);
+    for (const l of remote) {
+      // Not the rewritten values: the key sent, and why the values are missing.
+      assert.match(
+        l,
+        /^,,,,,,,\d+,aw\d+,invalid value in field 'stage' \(values not shown: line \d+ of the source changed during the run\)$/,
+      );
+    }
+  });
+});

@@ -173,9 +173,15 @@ async function remapUnprocessed(
   d: LifecycleDeps,
 ): Promise<{ outcome: BatchOutcome; mapped: ReadonlyMap<number, MappedRow> }> {
   const rows = outcome.unprocessed ?? [];
-  const byLine = d.remap
-    ? await d.remap(new Set(rows.map((i) => batch.lines[i]!)))
-    : new Map<number, MappedRow>();
+  let byLine: ReadonlyMap<number, MappedRow> = new Map();
+  let unread = "";
+  try {
+    if (d.remap) byLine = await d.remap(new Set(rows.map((i) => batch.lines[i]!)));
+  } catch (err) {
+    unread = `: the source could not be read again (${
+      err instanceof Error ? err.message : String(err)
+    })`;
+  }
   const mapped = new Map<number, MappedRow>();
   const lost: number[] = [];
   for (const i of rows) {
@@ -184,8 +190,9 @@ async function remapUnprocessed(
     else lost.push(i);
   }
   if (lost.length === 0) return { outcome, mapped };
-  const message = "Not processed by the API, and not sent again: its line of the source changed " +
-    "during the run";
+  const message = unread
+    ? `Not processed by the API, and not sent again${unread}`
+    : "Not processed by the API, and not sent again: its line of the source changed during the run";
   return { outcome: unprocessedFailed(outcome, lost, message), mapped };
 }
 

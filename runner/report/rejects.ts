@@ -68,6 +68,8 @@ export class RejectsWriter {
   #size = 0;
   #rows = 0;
   #pending = new Set<number>();
+  /** Why `fill` found no values, when it could not read the source. */
+  #unread: string | undefined;
   readonly #filled = new Map<number, SourceValues>();
   readonly #enc = new TextEncoder();
 
@@ -142,7 +144,16 @@ export class RejectsWriter {
     read: (lines: ReadonlySet<number>) => Promise<ReadonlyMap<number, SourceValues>>,
   ): Promise<void> {
     if (this.#pending.size === 0) return;
-    const found = await read(this.#pending);
+    let found: ReadonlyMap<number, SourceValues>;
+    try {
+      found = await read(this.#pending);
+    } catch (err) {
+      // The rows stay in the file, with their line, key and error; only their values are lost.
+      this.#unread = `the source could not be read again: ${
+        err instanceof Error ? err.message : String(err)
+      }`;
+      return;
+    }
     for (const values of found.values()) for (const c of Object.keys(values)) this.#column(c);
     for (const [line, values] of found) this.#filled.set(line, values);
     this.#pending = new Set();
@@ -213,10 +224,17 @@ export class RejectsWriter {
         if (stored === null) {
           // Written with writeLater: the values come from the source, read by `fill`.
           const values = typeof line === "number" ? this.#filled.get(line) : undefined;
-          if (values) {
+          const now = values && this.#options.keyOf?.(values);
+          if (values && (sent === "" || now === undefined || now === sent)) {
             row = textOf(values);
-            key = this.#options.keyOf?.(values) ?? sent;
-          } else error += " (values not shown: the source no longer has this line)";
+            key = now ?? sent;
+          } else {
+            const why = this.#unread ??
+              (values
+                ? `line ${line} of the source changed during the run`
+                : "the source no longer has this line");
+            error += ` (values not shown: ${why})`;
+          }
         }
         const cells = this.#columns.map((c) => row[c] ?? "");
         cells.push(String(line), key, error);
