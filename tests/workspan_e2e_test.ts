@@ -413,3 +413,34 @@ Deno.test("a source rewritten during the run: failed rows keep their line, key a
     }
   });
 });
+
+Deno.test("a rejects file that cannot be written: the run still ends with its summary, names the problem and exits 3", async () => {
+  await withSandbox({
+    workspan: {
+      token: TOKEN,
+      processingMs: 20,
+      fields: { close_date: "date", amount: "number", stage: { oneOf: ["Prospecting"] } },
+    },
+  }, async (sandbox) => {
+    const dir = await tempDir({});
+    const yaml = (await Deno.readTextFile(`${ROOT}/examples/workspan-opportunities.yaml`))
+      .replace("path: data/opportunities.csv", `path: ${ROOT}/examples/data/opportunities.csv`)
+      .replace("interval: 2s", "interval: 50ms")
+      .replace(/max_error_rate: [0-9.]+/, "max_error_rate: 1");
+    await Deno.writeTextFile(`${dir}/p.yaml`, yaml);
+    // The rejects file's temporary file cannot be created: a folder has its name.
+    await Deno.mkdir(`${dir}/out/workspan-opportunities.rejects.csv.part`, { recursive: true });
+    const r = await runCli(["run", `${dir}/p.yaml`], envFor(sandbox), { cwd: dir });
+    assert.equal(r.code, 3, r.stderr);
+    const s = r.summaries[0] as Summary;
+    assertIdentities(s);
+    assert.equal(s.exit_code, 3);
+    assert.ok(s.counts.failed > 0 && s.counts.succeeded > 0);
+    assert.ok(
+      s.problems.some((p) => p.startsWith("Cannot write the rejects file")),
+      s.problems.join(),
+    );
+    assert.equal(s.outputs.rejects, undefined, "no rejects file is named");
+    assert.ok(!s.hints.some((h) => h.includes("rejects.csv")), "no hint points to it");
+  });
+});

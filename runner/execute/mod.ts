@@ -34,6 +34,7 @@ import { Pool } from "./pool.ts";
 import { replay, type ResumeAction, resumeAction } from "./resume.ts";
 import { sleep as defaultSleep } from "./schedule.ts";
 import { type Verdict, verdict } from "./verdict.ts";
+import { EXIT } from "../exit.ts";
 
 /** A snapshot of a run in progress, for the progress line. */
 export interface Progress {
@@ -154,12 +155,23 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     ? await finishChanges(deps.changes, ledger, plan.output.rejects, deps.log)
     : undefined;
 
-  ledger.finish(rejects);
+  // A rejects file that could not be written is not named as where the failed rows are.
+  const lost = rejects?.failure;
+  ledger.finish(lost === undefined ? rejects : undefined);
   const v = verdict(ledger.facts(), plan.maxErrorRate);
   const finished = now();
   journal({ event: "end", status: v.status, exit_code: v.exit, at: iso(finished) });
-  const summary = summaryOf(run, v, { started, finished, rejects: rejects?.path });
+  const summary = summaryOf(run, v, {
+    started,
+    finished,
+    rejects: lost === undefined ? rejects?.path : undefined,
+  });
   if (removed) summary.outputs.removed = removed;
+  if (lost !== undefined) {
+    // As for the summary file: the run is not lost, but it did not deliver what it was asked.
+    summary.problems.push(`Cannot write the rejects file "${rejects!.path}": ${lost}`);
+    summary.exit_code = Math.max(summary.exit_code, EXIT.transport) as Summary["exit_code"];
+  }
   return summary;
 }
 

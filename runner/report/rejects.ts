@@ -68,6 +68,7 @@ export class RejectsWriter {
   #size = 0;
   #rows = 0;
   #pending = new Set<number>();
+  #failure: string | undefined;
   /** Why `fill` found no values, when it could not read the source. */
   #unread: string | undefined;
   readonly #filled = new Map<number, SourceValues>();
@@ -165,9 +166,27 @@ export class RejectsWriter {
     if (this.#size > 64 * 1024) this.flush();
   }
 
-  /** Writes what is buffered to the temporary file. */
+  /**
+   * Why the file could not be written (the disk filled, the folder went away), once a write
+   * failed: the run goes on, rows are still counted, and the run reports this at its end.
+   */
+  get failure(): string | undefined {
+    return this.#failure;
+  }
+
+  /** Writes what is buffered to the temporary file; a failure is kept (see `failure`). */
   flush(): void {
     if (this.#buf.length === 0) return;
+    try {
+      if (this.#failure === undefined) this.#flush();
+    } catch (err) {
+      this.#failure = err instanceof Error ? err.message : String(err);
+    }
+    this.#buf = [];
+    this.#size = 0;
+  }
+
+  #flush(): void {
     if (!this.#tmp) {
       // Beside the output: the run task may write only there (under out/).
       const path = `${this.path}.part`;
@@ -176,13 +195,33 @@ export class RejectsWriter {
       this.#tmp = { path, file: Deno.openSync(path, createOpts) };
     }
     writeAll(this.#tmp.file, this.#enc.encode(this.#buf.join("\n") + "\n"));
-    this.#buf = [];
-    this.#size = 0;
   }
 
-  /** Writes the CSV (header-only when nothing was rejected) and removes the temporary file. */
+  /**
+   * Writes the CSV (header-only when nothing was rejected) and removes the temporary file. A
+   * failure is kept (see `failure`), never thrown: the run's summary must still be written.
+   */
   close(): void {
     this.flush();
+    try {
+      if (this.#failure === undefined) return this.#close();
+    } catch (err) {
+      this.#failure = err instanceof Error ? err.message : String(err);
+    }
+    // Not a half-written file beside the outputs: nothing rather than part of the rows.
+    if (this.#tmp) {
+      const tmp = this.#tmp;
+      this.#tmp = undefined;
+      try {
+        tmp.file.close();
+        Deno.removeSync(tmp.path);
+      } catch {
+        // Closed already, or its folder is gone: nothing left to tidy.
+      }
+    }
+  }
+
+  #close(): void {
     for (const c of this.#getColumns()) this.#column(c);
     const slash = this.path.lastIndexOf("/");
     if (slash > 0) Deno.mkdirSync(this.path.slice(0, slash), { recursive: true });

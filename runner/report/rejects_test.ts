@@ -55,3 +55,22 @@ Deno.test("a source that cannot be read again at the end still leaves every reje
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a rejects file that cannot be written keeps the failure for the run to report, and throws nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/rejects.csv`;
+    // What is in the way of the temporary file: a folder of that name.
+    await Deno.mkdir(`${path}.part`);
+    const w = new RejectsWriter(path, () => ["ID"]);
+    w.write({ ID: "1" }, 2, "bad");
+    w.flush();
+    assert.match(w.failure ?? "", /directory/i);
+    w.write({ ID: "2" }, 3, "bad too");
+    w.close();
+    assert.equal(w.rows, 2, "rows are still counted");
+    await assert.rejects(() => Deno.stat(path), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
