@@ -372,6 +372,18 @@ Deno.test("run-ci writes a job summary, step outputs and line annotations in Git
   });
 });
 
+/**
+ * The WorkSpan example as `<dir>/p.yaml`, reading `source`, polling every 50 ms and tolerating any
+ * error rate (so a test's remote failures do not fail the run).
+ */
+async function writeLenientExample(dir: string, source: string): Promise<void> {
+  const yaml = (await Deno.readTextFile(`${ROOT}/examples/workspan-opportunities.yaml`))
+    .replace("path: data/opportunities.csv", `path: ${source}`)
+    .replace("interval: 2s", "interval: 50ms")
+    .replace(/max_error_rate: [0-9.]+/, "max_error_rate: 1");
+  await Deno.writeTextFile(`${dir}/p.yaml`, yaml);
+}
+
 Deno.test("a source rewritten during the run: failed rows keep their line, key and error, and say their values changed", async () => {
   await withSandbox({
     workspan: {
@@ -384,11 +396,7 @@ Deno.test("a source rewritten during the run: failed rows keep their line, key a
     const dir = await tempDir({});
     const source = `${dir}/data.csv`;
     await Deno.copyFile(`${ROOT}/examples/data/opportunities.csv`, source);
-    const yaml = (await Deno.readTextFile(`${ROOT}/examples/workspan-opportunities.yaml`))
-      .replace("path: data/opportunities.csv", `path: ${source}`)
-      .replace("interval: 2s", "interval: 50ms")
-      .replace(/max_error_rate: [0-9.]+/, "max_error_rate: 1");
-    await Deno.writeTextFile(`${dir}/p.yaml`, yaml);
+    await writeLenientExample(dir, source);
     const run = runCli(["run", `${dir}/p.yaml`], envFor(sandbox), { cwd: dir });
     // Once the execution exists, the file has been read: give every row another key.
     while (sandbox.workspan.executions().length === 0) await new Promise((r) => setTimeout(r, 20));
@@ -423,11 +431,7 @@ Deno.test("a rejects file that cannot be written: the run still ends with its su
     },
   }, async (sandbox) => {
     const dir = await tempDir({});
-    const yaml = (await Deno.readTextFile(`${ROOT}/examples/workspan-opportunities.yaml`))
-      .replace("path: data/opportunities.csv", `path: ${ROOT}/examples/data/opportunities.csv`)
-      .replace("interval: 2s", "interval: 50ms")
-      .replace(/max_error_rate: [0-9.]+/, "max_error_rate: 1");
-    await Deno.writeTextFile(`${dir}/p.yaml`, yaml);
+    await writeLenientExample(dir, `${ROOT}/examples/data/opportunities.csv`);
     // The rejects file's temporary file cannot be created: a folder has its name.
     await Deno.mkdir(`${dir}/out/workspan-opportunities.rejects.csv.part`, { recursive: true });
     const r = await runCli(["run", `${dir}/p.yaml`], envFor(sandbox), { cwd: dir });

@@ -23,7 +23,8 @@ import { clip, notShown, statusWord } from "./_text.ts";
  * Workflow command annotations for a run: one for the run itself when it did not succeed, one per
  * failed row (at its source line; `::error` when the run failed, `::warning` when it stayed
  * within `max_error_rate`) up to `maxAnnotations`, then one warning counting the rest, and a
- * warning per problem. Print them on stdout or stderr of the step.
+ * warning per problem, also up to `maxAnnotations` with the last counting the rest. Print them on
+ * stdout or stderr of the step.
  */
 export function annotations(s: Summary, options: GithubReportOptions = {}): string[] {
   const o = options;
@@ -82,8 +83,20 @@ export function annotations(s: Summary, options: GithubReportOptions = {}): stri
       ),
     );
   }
-  for (const p of s.problems) {
+  // Capped like the rows: a warning per problem up to `max`, the last one counting the rest.
+  const problems = s.problems.length > max ? s.problems.slice(0, max - 1) : s.problems;
+  for (const p of problems) {
     out.push(workflowCommand("warning", { title }, shortenPaths(p, o.workspace)));
+  }
+  const rest = s.problems.length - problems.length;
+  if (rest > 0) {
+    out.push(
+      workflowCommand(
+        "warning",
+        { title },
+        `${count(rest, "more problem", "more problems")}, see the summary's problems`,
+      ),
+    );
   }
   return out;
 }

@@ -88,6 +88,20 @@ Deno.test("annotations() add a warning per problem", () => {
   ]);
 });
 
+Deno.test("annotations() show at most 10 problems, the last counting the rest", () => {
+  const problems = Array.from({ length: 25 }, (_, i) => `Problem ${i + 1}`);
+  const s = summary({ problems, errors: [] });
+  const warnings = annotations(s, OPTS).filter((a) => a.startsWith("::warning"));
+  assert.equal(warnings.length, 10);
+  assert.equal(warnings[8], "::warning title=workspan-opportunities::Problem 9");
+  assert.equal(
+    warnings[9],
+    "::warning title=workspan-opportunities::16 more problems, see the summary's problems",
+  );
+  const ten = annotations(summary({ problems: problems.slice(0, 10), errors: [] }), OPTS);
+  assert.equal(ten.filter((a) => a.includes("Problem 10")).length, 1, "ten fit without a count");
+});
+
 Deno.test("annotateDiagnostics() points at line and column of the pipeline file", () => {
   const lines = annotateDiagnostics("pipelines/x.yaml", [
     {
