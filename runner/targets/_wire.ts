@@ -224,17 +224,30 @@ export class Packs<S, T> {
    * @throws what packing it threw
    */
   take(batch: Batch): T {
+    return this.taken(batch) ?? packAll(this.#steps, batch);
+  }
+
+  /**
+   * The body packed as the batch filled, or undefined when it was not packed that way (its rows
+   * are then all in the batch).
+   *
+   * @throws what packing it threw
+   */
+  taken(batch: Batch): T | undefined {
     const packed = this.#packed.get(batch);
-    if (packed === undefined) {
-      const state = this.#steps.begin(batch);
-      const rows = batch.rows;
-      for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
-        this.#steps.add(state, rows.slice(from, from + CHUNK_ROWS));
-      }
-      return this.#steps.end(state, batch);
-    }
+    if (packed === undefined) return undefined;
     this.#packed.delete(batch);
     if ("error" in packed) throw packed.error;
     return packed.body;
   }
+}
+
+/** Packs a batch whose rows are all in it, in one go (chunk by chunk, as it would have filled). */
+export function packAll<S, T>(steps: PackSteps<S, T>, batch: Batch): T {
+  const state = steps.begin(batch);
+  const rows = batch.rows;
+  for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
+    steps.add(state, rows.slice(from, from + CHUNK_ROWS));
+  }
+  return steps.end(state, batch);
 }

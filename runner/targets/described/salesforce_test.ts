@@ -346,3 +346,43 @@ Deno.test("an upload lost in transit aborts the open job, so its rows are known 
   });
   assert.equal(sf.jobs.get(checkpoints[0]!.id)!.state, "Aborted");
 });
+
+Deno.test("a rows body that needs a job's value is not packed ahead, and is built once the job exists", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // The same description, but the upload takes its line ending from the create answer.
+    const text = (await Deno.readTextFile(FILE)).replace(
+      'line_ending: "{params.line_ending}"',
+      'line_ending: "{job.line_ending}"',
+    );
+    assert.ok(text.includes('"{job.line_ending}"'));
+    await Deno.writeTextFile(`${dir}/salesforce-bulk2.yaml`, text);
+    const def = describedDefinition(`${dir}/salesforce-bulk2.yaml`);
+    const config = def.schema.parse({
+      api: "salesforce-bulk2",
+      instance_url: BASE,
+      object: "Opportunity",
+      operation: "upsert",
+      external_id_field: KEY,
+      line_ending: "CRLF",
+      client_id: "cid",
+      client_secret: "csecret",
+    });
+    const t = def.create(config, { key: KEY, fields: [] }, {});
+    assert.equal(
+      t.pack?.(batch()),
+      undefined,
+      "not packed: the job's line ending is not known yet",
+    );
+    const sf = fakeSalesforce();
+    const { ctx } = context(sf.handler);
+    const { done, results } = await runToEnd(t, ctx);
+    assert.equal(done.status, "completed");
+    assert.deepEqual(results.counts, { succeeded: 2, failed: 2, skipped: 0 });
+    const job = [...sf.jobs.values()][0]!;
+    assert.equal(job.lineEnding, "CRLF");
+    assert.ok(job.csv!.endsWith("\r\n") && job.csv!.split("\r\n").length === 6, job.csv);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -12,7 +12,7 @@ import { RunnerError, TransportError } from "../../errors.ts";
 import { unzipOne } from "../_zip.ts";
 import { type Auth, createAuth } from "./_auth.ts";
 import { buildBody, type RowsData, type RowsState, rowsSteps } from "./_body.ts";
-import { freeBytes, Packs } from "../_wire.ts";
+import { freeBytes, packAll, Packs } from "../_wire.ts";
 import { type Answer, call, type CallEnv, MAX_ANSWER_BYTES, required } from "./_call.ts";
 import type {
   Batch,
@@ -162,13 +162,16 @@ class DescribedTarget implements Target {
       );
     }
     const job: Record<string, unknown> = {};
-    const rows = this.#packs?.take(batch);
+    // Packed as the batch filled; otherwise (its rows body needs a job's value) built below, in
+    // its step, once the job's values are known.
+    let rows = this.#packs?.taken(batch);
     let checkpointed = false;
     let step = "";
     try {
       for (step of this.#desc.submit) {
         const decl = this.#desc.requests[step as "create"]!;
         const scope = this.#scope(job, batch);
+        if (step === this.#rowsStep) rows ??= packAll(rowsSteps(decl.body!, () => scope), batch);
         const body = buildBody(decl.body, batch, scope, step === this.#rowsStep ? rows : undefined);
         const limit = this.#desc.limits.bytes_per_job;
         if (
