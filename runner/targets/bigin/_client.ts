@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { closest } from "../../util/suggest.ts";
 import { ConfigRefusedError, HttpError } from "../../errors.ts";
 import {
   describeBody,
@@ -155,33 +156,10 @@ export function answerError(
 
 /** `, did you mean "Mobile"?` when a known field is close to `field`. */
 function suggest(field: string, known: readonly string[]): string {
-  const lower = field.toLowerCase();
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const k of known) {
-    if (k === field) continue;
-    const d = distance(lower, k.toLowerCase());
-    if (d < bestD) [best, bestD] = [k, d];
-  }
-  if (best !== undefined && bestD <= Math.max(2, Math.floor(field.length / 3))) {
-    return ` is not in the module: did you mean "${best}"?`;
-  }
+  // The field itself is not a suggestion: Bigin refused it under that very name.
+  const best = closest(field, known.filter((k) => k !== field));
+  if (best !== undefined) return ` is not in the module: did you mean "${best}"?`;
   return " is not in the module: check its API name in Bigin (Settings > Modules and Fields)";
-}
-
-/** Levenshtein distance of two short strings (field names). */
-function distance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
 }
 
 /**
