@@ -21,11 +21,9 @@ import {
   withSandbox,
   workspanPipeline,
 } from "./_harness.ts";
+import { FAST_RETRIES, KEYS, ROWS, unknownKeys } from "./_faults.ts";
 
 const TOKEN = "more-fault-token";
-const ROWS = 30;
-const KEYS = Array.from({ length: ROWS }, (_, i) => `op${String(i).padStart(6, "0")}`);
-const FAST_RETRIES = "  retries: { attempts: 4, base_delay: 10ms, max_delay: 100ms }";
 /** Tokens the sandbox issues: WorkSpan client credentials, Zoho refresh grants. */
 const ISSUED = /ws-sandbox-[0-9a-f]{32}|1000\.[0-9a-f]{16}\.[0-9a-f]{16}/;
 
@@ -55,16 +53,6 @@ function summaryOf(r: CliResult): Summary {
   const s = r.summaries[0]!;
   assertIdentities(s);
   return s;
-}
-
-/** The keys of the batches a summary reports unknown. */
-function unknownKeys(s: Summary): Set<string> {
-  const out = new Set<string>();
-  for (const b of s.batches) {
-    if (b.status !== "unknown") continue;
-    for (let line = b.first_line; line <= b.last_line; line++) out.add(KEYS[line - 2]!);
-  }
-  return out;
 }
 
 interface WsCase {

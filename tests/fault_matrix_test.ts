@@ -19,21 +19,9 @@ import {
   withSandbox,
   workspanPipeline,
 } from "./_harness.ts";
+import { FAST_RETRIES, KEYS, ROWS, unknownKeys } from "./_faults.ts";
 
 const TOKEN = "fault-token";
-const ROWS = 30;
-const KEYS = Array.from({ length: ROWS }, (_, i) => `op${String(i).padStart(6, "0")}`);
-const FAST_RETRIES = "  retries: { attempts: 4, base_delay: 10ms, max_delay: 100ms }";
-
-/** Lines 2..31 hold KEYS[0..29]; a key is "reported unknown" when its line is in an unknown batch. */
-function unknownKeys(s: Summary): Set<string> {
-  const out = new Set<string>();
-  for (const b of s.batches) {
-    if (b.status !== "unknown") continue;
-    for (let line = b.first_line; line <= b.last_line; line++) out.add(KEYS[line - 2]!);
-  }
-  return out;
-}
 
 /** No key loaded twice; each loaded once unless its batch is reported unknown (or never read). */
 function noLossNoDuplicate(
