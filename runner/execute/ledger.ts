@@ -438,20 +438,24 @@ export class RunLedger {
   /**
    * Moves the unprocessed rows of a pending batch into its follow-up batch, which is opened
    * with them unsent: they leave `pending` (and so `sent`) until the follow-up is sent, so no
-   * row is in two batches or counted sent twice.
+   * row is in two batches or counted sent twice. A batch an earlier run finished (replayed, so
+   * still queued in this run) gives up rows that are unsent already.
    */
   #moveRows(index: number, to: Batch): void {
     const e = this.#entry(index);
     const n = to.rows.length;
-    const inFlight = e.share.pending ?? 0;
-    if (e.phase !== "pending" || n > inFlight || this.#entries.has(to.index)) {
+    const from = e.phase === "pending" ? "pending" : "unsent";
+    const held = e.share[from] ?? 0;
+    if (
+      (e.phase !== "pending" && e.phase !== "queued") || n > held || this.#entries.has(to.index)
+    ) {
       throw new RunnerError(
         "internal",
         `Cannot move ${n} rows of batch ${index + 1} (${e.phase}) to batch ${to.index + 1}`,
       );
     }
-    e.share = { ...e.share, pending: inFlight - n };
-    this.#rows.pending -= n;
+    e.share = { ...e.share, [from]: held - n };
+    this.#rows[from] -= n;
     this.#rows.unsent += n;
     const summary: BatchSummary = {
       index: to.index,

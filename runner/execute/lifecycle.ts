@@ -126,11 +126,8 @@ export async function runBatch(
       "Not processed by the API in two jobs",
     );
   }
-  // Rows let go once packed are mapped again from the source, and checked against their key.
   let mapped: ReadonlyMap<number, MappedRow> | undefined;
-  if (outcome.unprocessed?.some((i) => batch.rows[i] === undefined)) {
-    ({ outcome, mapped } = await remapUnprocessed(batch, outcome, d));
-  }
+  ({ outcome, mapped } = await remapUnprocessed(batch, outcome, d));
   d.journal({ event: "done", batch: batch.index, at: new Date(d.now()).toISOString(), ...outcome });
   const next = settle(f, outcome, d, { executionId: sub.id }, mapped);
   const c = outcome.counts;
@@ -163,16 +160,18 @@ function unprocessedFailed(
 }
 
 /**
- * The unprocessed rows of a batch whose rows were let go, mapped again from the source. A row
- * that cannot be (its line is gone, no longer maps, or now has another key) is counted failed:
- * what would be sent is no longer what the API was given.
+ * The unprocessed rows of a batch, for their follow-up batch: when the batch was packed (its rows
+ * let go), mapped again from the source. A row that cannot be (its line is gone, no longer maps,
+ * or now has another key) is counted failed: what would be sent is no longer what the API was
+ * given. Used for a batch finished now and for one an earlier run finished (`replay`).
  */
-async function remapUnprocessed(
+export async function remapUnprocessed(
   batch: Batch,
   outcome: BatchOutcome,
-  d: LifecycleDeps,
-): Promise<{ outcome: BatchOutcome; mapped: ReadonlyMap<number, MappedRow> }> {
+  d: Pick<LifecycleDeps, "remap">,
+): Promise<{ outcome: BatchOutcome; mapped?: ReadonlyMap<number, MappedRow> }> {
   const rows = outcome.unprocessed ?? [];
+  if (!rows.some((i) => batch.rows[i] === undefined)) return { outcome };
   let byLine: ReadonlyMap<number, MappedRow> = new Map();
   let unread = "";
   try {

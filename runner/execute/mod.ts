@@ -356,7 +356,7 @@ async function dispatch(run: Run, f: InFlight, opened = false): Promise<void> {
   if (!opened) ledger.openBatch(f.batch);
   const action = actionOf(run, f);
   if (action.kind === "replay") {
-    const next = replay(f, action.prior, run.life);
+    const next = await replay(f, action.prior, run.life);
     return next ? await dispatch(run, next, true) : undefined;
   }
   if (action.kind === "unknown") return ledger.batchUnknown(f.batch.index, action.message);
@@ -371,7 +371,7 @@ async function dispatch(run: Run, f: InFlight, opened = false): Promise<void> {
 async function followUp(run: Run, f: InFlight): Promise<void> {
   const action = actionOf(run, f);
   if (action.kind === "replay") {
-    const next = replay(f, action.prior, run.life);
+    const next = await replay(f, action.prior, run.life);
     return next ? await followUp(run, next) : undefined;
   }
   if (action.kind === "unknown") return run.ledger.batchUnknown(f.batch.index, action.message);

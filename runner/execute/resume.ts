@@ -9,7 +9,7 @@
 import type { PriorBatch } from "../journal.ts";
 import type { Submission } from "../targets/mod.ts";
 import type { InFlight } from "./batcher.ts";
-import { type LifecycleDeps, settle } from "./lifecycle.ts";
+import { type LifecycleDeps, remapUnprocessed, settle } from "./lifecycle.ts";
 
 /** What to do with a batch, given what the earlier run left for it. */
 export type ResumeAction =
@@ -58,17 +58,19 @@ export function resumeAction(
 /**
  * Counts a batch the earlier run finished, without sending it again.
  *
- * @returns the follow-up batch of the rows the API left unprocessed, when there were some
+ * @returns the follow-up batch of the rows the API left unprocessed, when there were some (their
+ *   rows mapped again from the source, as for a batch finished in this run)
  */
-export function replay(
+export async function replay(
   f: InFlight,
   prior: Extract<PriorBatch, { state: "done" }>,
-  d: Pick<LifecycleDeps, "ledger" | "rejects" | "changes">,
-): InFlight | undefined {
-  const { event: _e, batch: _b, at, ...outcome } = prior.event;
+  d: Pick<LifecycleDeps, "ledger" | "rejects" | "changes" | "remap">,
+): Promise<InFlight | undefined> {
+  const { event: _e, batch: _b, at, ...done } = prior.event;
+  const { outcome, mapped } = await remapUnprocessed(f.batch, done, d);
   return settle(f, outcome, d, {
     ...(prior.submission ? { executionId: prior.submission.id } : {}),
     at,
     message: `Finished in the earlier run${outcome.message ? `: ${outcome.message}` : ""}`,
-  });
+  }, mapped);
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { PriorBatch } from "../journal.ts";
+import { checkCounts } from "../report/summary.ts";
 import { RunLedger } from "./ledger.ts";
 import { replay, resumeAction } from "./resume.ts";
 
@@ -37,7 +38,7 @@ Deno.test("resumeAction() marks an uncertain upload unknown unless resend_uncert
   assert.deepEqual(resumeAction(prior, true), { kind: "send" });
 });
 
-Deno.test("replay() counts a finished batch again without sending it, with its earlier times", () => {
+Deno.test("replay() counts a finished batch again without sending it, with its earlier times", async () => {
   const ledger = new RunLedger({ maxErrors: 10, now: () => 0 });
   const batch = {
     index: 0,
@@ -55,7 +56,7 @@ Deno.test("replay() counts a finished batch again without sending it, with its e
     write: (v: unknown, l: number | undefined, m: string) => written.push([v, l, m]),
     writeLater: (l: number, m: string, k?: string) => written.push([{ later: k }, l, m]),
   };
-  replay({ batch }, done, { ledger, rejects });
+  assert.equal(await replay({ batch }, done, { ledger, rejects }), undefined);
   const b = ledger.lists().batches[0]!;
   assert.deepEqual([b.status, b.execution_id, b.polls, b.finished_at], [
     "completed",
@@ -79,4 +80,46 @@ Deno.test("resumeAction() recovers a created job when the target can, else treat
   assert.equal(unknown.kind, "unknown");
   assert.match((unknown as { message: string }).message, /job 750x was created/);
   assert.equal(resumeAction(created, true, false).kind, "send");
+});
+
+Deno.test("replay() of a packed batch with unprocessed rows maps them again from the source for the follow-up", async () => {
+  const ledger = new RunLedger({ maxErrors: 10, now: () => 0 });
+  // Re-formed by the resumed run and packed as it filled: no row is kept.
+  const batch = {
+    index: 0,
+    fields: ["id"],
+    rows: new Array(3),
+    lines: [2, 3, 4],
+    keys: ["a", "b", "c"],
+    key: "id",
+  };
+  for (let i = 0; i < 3; i++) ledger.rowStaged();
+  ledger.openBatch(batch);
+  const unprocessed: typeof done = {
+    ...done,
+    event: {
+      ...done.event,
+      counts: { succeeded: 1, failed: 0, skipped: 0 },
+      failures: [],
+      unprocessed: [1, 2],
+    },
+  };
+  const asked: number[][] = [];
+  const next = await replay({ batch }, unprocessed, {
+    ledger,
+    remap: (lines) => {
+      asked.push([...lines]);
+      return Promise.resolve(new Map([[3, { id: "b" }], [4, { id: "c" }]]));
+    },
+  });
+  assert.deepEqual(asked, [[3, 4]]);
+  assert.deepEqual([next!.batch.rows, next!.batch.keys, next!.batch.lines], [
+    [{ id: "b" }, { id: "c" }],
+    ["b", "c"],
+    [3, 4],
+  ]);
+  // The replayed batch's two unprocessed rows wait, unsent, in its follow-up batch.
+  const c = ledger.counts();
+  assert.deepEqual([c.read, c.succeeded, c.unsent, c.pending], [3, 1, 2, 0]);
+  assert.deepEqual(checkCounts(c), []);
 });
