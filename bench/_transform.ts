@@ -16,7 +16,7 @@ import { compile } from "../runner/compile.ts";
 import { loadPipeline } from "../runner/config/mod.ts";
 import { execute } from "../runner/execute/mod.ts";
 import { PIPELINE_SCHEMA } from "../runner/registry.ts";
-import type { Batch, BatchResults, StatusResult, Target } from "../runner/targets/mod.ts";
+import type { Batch, BatchResults, Spool, StatusResult, Target } from "../runner/targets/mod.ts";
 import { bodySteps, Packs } from "../runner/targets/_wire.ts";
 
 /** user + system CPU of this process in ms, from `/proc/self/stat` (clock ticks of 10 ms). */
@@ -51,16 +51,17 @@ function discardTarget(batchSize: number, keep: number, kept: unknown[], stringi
     duplicatesOnResend: false,
     limits: {},
     requests: () => [],
-    ...(stringify ? {} : { pack: (batch: Batch) => packs.packer(batch) }),
+    ...(stringify ? {} : { pack: (batch: Batch, spool: Spool) => packs.packer(batch, spool) }),
     submit(batch: Batch) {
       let body = "";
       if (stringify) {
         body = JSON.stringify(batch.rows);
         bytes += body.length;
       } else {
-        const parts = packs.take(batch);
-        for (const p of parts) bytes += p.length;
-        if (kept.length < keep) body = parts.map((p) => dec.decode(p)).join("");
+        const packed = packs.take(batch);
+        bytes += packed.size;
+        if (kept.length < keep) body = dec.decode(packed.bytes());
+        packed.free();
       }
       if (kept.length < keep) kept.push(...JSON.parse(body).slice(0, keep - kept.length));
       return Promise.resolve({ id: String(batch.index) });

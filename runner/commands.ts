@@ -12,6 +12,7 @@ import { formatDiagnostic, PipelineError, RunnerError } from "./errors.ts";
 import { EXIT } from "./exit.ts";
 import { execute, type ExecuteDeps } from "./execute/mod.ts";
 import { openChanges, type OpenedChanges } from "./execute/changes.ts";
+import { fileSpool } from "./execute/spool.ts";
 import { humanReport, oneLine } from "./report/human.ts";
 import { progressPrinter } from "./report/progress.ts";
 import {
@@ -360,6 +361,8 @@ async function executeOnce(
     ...(once ? { fetchOnce: once.fetch } : {}),
     log: say,
     journal,
+    // Bodies packed ahead wait on disk beside the journal, not in memory.
+    spool: fileSpool(options.stateDir ?? ".state", say),
     ...(!options.quiet && !options.json
       ? { progress: progressPrinter(plan.name, (t) => io.errRaw(t), io.stderrIsTty) }
       : {}),

@@ -89,7 +89,11 @@ export type PriorBatch =
   | { state: "accepted"; submission: Submission }
   /** A job was created; whether it was closed is not known (`message` says why, if known). */
   | { state: "created"; submission: Submission; message?: string }
-  | { state: "uncertain"; message: string };
+  /**
+   * A submit that may have reached the API. `submitOnly`: the journal has nothing after the
+   * batch's "submit" (no job id, no outcome): the run died during it.
+   */
+  | { state: "uncertain"; message: string; submitOnly?: true };
 
 /** Hashes a file as it streams (memory stays flat for any size). */
 export async function hashFile(path: string): Promise<string> {
@@ -196,6 +200,7 @@ export function viewJournal(events: JournalEvent[]): JournalView {
         view.batches.set(e.batch, {
           state: "uncertain",
           message: "The runner stopped while this batch was being uploaded",
+          submitOnly: true,
         });
         break;
       case "accepted":

@@ -303,17 +303,26 @@ async function submit(batch: Batch, d: LifecycleDeps): Promise<Submission | unde
   });
   s.batchSending(batch.index);
   // A job id is journaled the moment it exists, so a crash before close can be recovered.
+  let checkpointed = false;
   const ctx: TargetContext = {
     ...d.ctx,
-    checkpoint: (partial) =>
-      d.journal({ event: "created", batch: batch.index, submission: partial, at: at() }),
+    checkpoint: (partial) => {
+      checkpointed = true;
+      d.journal({ event: "created", batch: batch.index, submission: partial, at: at() });
+    },
   };
   let sub: Submission;
   try {
     sub = await d.target.submit(batch, ctx);
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    if (mayHaveBeenProcessed(err)) {
+    let msg = err instanceof Error ? err.message : String(err);
+    // Before its checkpoint, such a target has sent no row: whatever became of its last request,
+    // at most an empty job was left, and the batch may be sent again.
+    const beforeRows = d.target.loadsNothingBeforeCheckpoint === true && !checkpointed;
+    if (beforeRows && mayHaveBeenProcessed(err)) {
+      msg += " (before any row was sent: nothing was loaded; an empty job may be left open)";
+    }
+    if (!beforeRows && mayHaveBeenProcessed(err)) {
       d.journal({ event: "unknown", batch: batch.index, message: msg, at: at() });
       s.batchUnknown(batch.index, msg);
     } else {

@@ -129,6 +129,31 @@ Deno.test("runBatch() marks an upload that may have been delivered unknown and s
   assert.equal(ledger.facts().stop?.kind, "transport");
 });
 
+Deno.test("runBatch(): a target that loads nothing before its checkpoint has an answer lost before it counted unsent, after it unknown", async () => {
+  for (const checkpointFirst of [false, true]) {
+    const { target } = fake({});
+    const t: Target = {
+      ...target,
+      loadsNothingBeforeCheckpoint: true,
+      submit(_b, ctx) {
+        if (checkpointFirst) ctx.checkpoint?.({ id: "job1" });
+        return Promise.reject(new TransportError("Connection reset after the body", true));
+      },
+    };
+    const { d, events, ledger } = depsOf(t);
+    await runBatch(f, d);
+    if (checkpointFirst) {
+      assert.deepEqual(events.map((e) => e.event), ["submit", "created", "unknown"]);
+      assert.equal(ledger.counts().unknown, 2);
+    } else {
+      assert.deepEqual(events.map((e) => e.event), ["submit", "refused"]);
+      assert.deepEqual([ledger.counts().unsent, ledger.counts().unknown], [2, 0]);
+      assert.match(ledger.lists().batches[0]!.message ?? "", /before any row was sent/);
+    }
+    assert.equal(ledger.facts().stop?.kind, "transport");
+  }
+});
+
 Deno.test("runBatch() counts an upload refused outright as unsent, so a later run may send it", async () => {
   const { target } = fake({
     submit: () => Promise.reject(new HttpError("api", 400, "Upload refused: HTTP 400")),

@@ -35,6 +35,7 @@ import { replay, type ResumeAction, resumeAction } from "./resume.ts";
 import { sleep as defaultSleep } from "./schedule.ts";
 import { type Verdict, verdict } from "./verdict.ts";
 import { EXIT } from "../exit.ts";
+import { memorySpool, type Spool } from "../targets/mod.ts";
 
 /** A snapshot of a run in progress, for the progress line. */
 export interface Progress {
@@ -63,6 +64,8 @@ export interface ExecuteDeps {
   journal?: { writer: JournalWriter; prior: Map<number, PriorBatch> };
   /** `send: changed`: the pipeline's state, deciding which rows are sent (the caller closes it). */
   changes?: ChangeTracker;
+  /** Where bodies packed ahead wait for their turn (`fileSpool`); in memory by default. */
+  spool?: Spool;
 }
 
 /** One run's wiring, shared by the steps below. */
@@ -138,7 +141,8 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   // Rows are serialised as their batch fills, and none is kept but keys and lines (and, under
   // `duplicates: allow`, rows of a key repeated in their batch: see the batcher).
   const target = plan.target;
-  const pack = target.pack ? (b: InFlight["batch"]) => target.pack!(b) : undefined;
+  const spool = deps.spool ?? memorySpool;
+  const pack = target.pack ? (b: InFlight["batch"]) => target.pack!(b, spool) : undefined;
   const batcher = new Batcher(plan, target.batchSize, ledger, rejects, deps.changes, last, pack);
   const over = plan.stopBeforeSend ? await rejectRateOver(plan, deps, last) : undefined;
   if (over) {
@@ -339,6 +343,7 @@ function actionOf(run: Run, f: InFlight): ResumeAction {
     run.prior.get(f.batch.index),
     run.plan.resendUncertain,
     run.plan.target.recover !== undefined,
+    run.plan.target.loadsNothingBeforeCheckpoint === true,
   );
 }
 

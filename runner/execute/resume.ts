@@ -26,11 +26,14 @@ export type ResumeAction =
  * @param resendUncertain `target.resend_uncertain`: send uploads of unknown fate again
  * @param canRecover whether the target has `recover` (else a created job is an upload of
  *   unknown fate, as before)
+ * @param loadsNothingBeforeCheckpoint `Target.loadsNothingBeforeCheckpoint`: a batch whose run
+ *   died before its job id was journaled was not loaded, and is sent
  */
 export function resumeAction(
   prior: PriorBatch | undefined,
   resendUncertain: boolean,
   canRecover = false,
+  loadsNothingBeforeCheckpoint = false,
 ): ResumeAction {
   switch (prior?.state) {
     case "done":
@@ -45,6 +48,7 @@ export function resumeAction(
         } (earlier run)`,
       };
     case "uncertain":
+      if (prior.submitOnly && loadsNothingBeforeCheckpoint) return { kind: "send" };
       return resendUncertain
         ? { kind: "send" }
         : { kind: "unknown", message: `${prior.message} (earlier run)` };

@@ -38,6 +38,22 @@ Deno.test("resumeAction() marks an uncertain upload unknown unless resend_uncert
   assert.deepEqual(resumeAction(prior, true), { kind: "send" });
 });
 
+Deno.test("resumeAction() sends a batch whose run died before its job id, when the target loads nothing before it", () => {
+  const bare: PriorBatch = { state: "uncertain", message: "The runner stopped", submitOnly: true };
+  assert.deepEqual(resumeAction(bare, false, true, true), { kind: "send" });
+  assert.equal(
+    resumeAction(bare, false, true, false).kind,
+    "unknown",
+    "an upload of rows: unknown",
+  );
+  const answerLost: PriorBatch = { state: "uncertain", message: "Connection reset" };
+  assert.equal(
+    resumeAction(answerLost, false, true, true).kind,
+    "unknown",
+    "an uncertainty the earlier run journaled keeps its verdict",
+  );
+});
+
 Deno.test("replay() counts a finished batch again without sending it, with its earlier times", async () => {
   const ledger = new RunLedger({ maxErrors: 10, now: () => 0 });
   const batch = {

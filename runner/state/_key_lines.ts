@@ -99,6 +99,7 @@ export class KeyLines {
       const grown = Math.ceil(this.#bytes.length * GROWTH);
       const next = new Uint8Array(Math.max(grown, at + key.length * 3));
       next.set(this.#bytes.subarray(0, at));
+      release(this.#bytes);
       this.#bytes = next;
     }
     const b = this.#bytes;
@@ -116,18 +117,31 @@ export class KeyLines {
     const cap = Math.ceil(this.#lines.length * GROWTH);
     const lines = new Int32Array(cap);
     lines.set(this.#lines);
+    release(this.#lines);
     this.#lines = lines;
     const hashes = new Int32Array(cap);
     hashes.set(this.#hashes);
+    release(this.#hashes);
     this.#hashes = hashes;
     const offsets = new Uint32Array(cap + 1);
     offsets.set(this.#offsets);
+    release(this.#offsets);
     this.#offsets = offsets;
   }
 
   #reindex(): void {
     const slots = new Int32Array(this.#slots.length * 2);
     for (let e = 0; e < this.#count; e++) place(slots, this.#hashes[e]!, e);
+    release(this.#slots);
     this.#slots = slots;
   }
+}
+
+/**
+ * Gives an outgrown column's memory back now: left to the garbage collector, the columns a
+ * table has outgrown (two thirds of its size again) would sit beside it until the next
+ * collection that looks at external memory.
+ */
+function release(column: Uint8Array | Int32Array | Uint32Array): void {
+  if (column.buffer instanceof ArrayBuffer && !column.buffer.detached) column.buffer.transfer(0);
 }

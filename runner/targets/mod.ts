@@ -9,3 +9,4 @@ export type * from "./types.ts";
 export { secret, volatile } from "../config/mod.ts";
 export { type CommonTargetConfig, commonTargetFields, concurrency } from "./_common.ts";
 export { createFetchOnce } from "./_http.ts";
+export { memorySpool } from "./_wire.ts";

@@ -33,6 +33,40 @@ export interface Batch {
   key: string;
 }
 
+/**
+ * Where bodies packed ahead wait for their turn (see `Target.pack`): written once as their batch
+ * fills, streamed anew for each attempt, freed when the exchange is over. The run's spool keeps
+ * them on disk (`execute/spool.ts`), so waiting and in-flight bodies cost no memory whatever the
+ * batch size and concurrency; `memorySpool` (`targets/_wire.ts`) keeps them in memory.
+ */
+export interface Spool {
+  /** A new body, written piece by piece. */
+  open(): SpoolWriter;
+}
+
+/** A body being written to a spool. */
+export interface SpoolWriter {
+  /** Appends text, as UTF-8. */
+  write(text: string): void;
+  /** The body is complete. */
+  end(): SpooledBody;
+}
+
+/** A complete body in a spool. */
+export interface SpooledBody {
+  /** Its length in bytes. */
+  readonly size: number;
+  /**
+   * The whole body from its first byte, for one attempt. A stream of a body already freed ends
+   * with an error (the server answered before reading it all, and the exchange is over).
+   */
+  stream(): ReadableStream<Uint8Array>;
+  /** The whole body in memory (for a body that must be zipped or put in a form). */
+  bytes(): Uint8Array;
+  /** Gives its bytes back at once; call it only when no request will read it again. */
+  free(): void;
+}
+
 /** Serialises a batch's rows as the batch fills (see `Target.pack`). */
 export interface RowPacker {
   /** Serialises the batch's next rows. */
@@ -168,6 +202,14 @@ export interface Target {
    * updating the first. Such pipelines refuse to load the same file twice without `--force`.
    */
   readonly duplicatesOnResend: boolean;
+  /**
+   * True when no request `submit` sends before it calls `ctx.checkpoint` carries a row or can
+   * load one (Salesforce: the job is created empty; rows go to it after its id is known, and
+   * only its close starts the load). A batch whose submit failed, or whose run died, before its
+   * checkpoint was then provably not loaded, whatever became of its last request: at most an
+   * empty job was left open. It is sent again rather than reported unknown.
+   */
+  readonly loadsNothingBeforeCheckpoint?: boolean;
   /** The API's own limits on one batch. */
   readonly limits: TargetLimits;
   /** Every kind of HTTP request a run makes, in the order a batch makes them. */
@@ -186,8 +228,10 @@ export interface Target {
    * batch filling, waiting or in flight costs its wire bytes, its keys and its lines, never its
    * rows. Undefined when this batch cannot be packed that way (its rows are then kept, and
    * `submit` serialises them). Without it, rows are kept until the batch settles.
+   *
+   * @param spool where the packed bytes wait until `submit` sends them
    */
-  pack?(batch: Batch): RowPacker | undefined;
+  pack?(batch: Batch, spool: Spool): RowPacker | undefined;
   /** Sends one batch; resolves when the API has accepted it and given it an id. */
   submit(batch: Batch, ctx: TargetContext): Promise<Submission>;
   /** Checks a submitted batch once (safe to repeat). */

@@ -13,7 +13,7 @@ import type { BiginRequests, BiginUrls } from "./_requests.ts";
 import { BIGIN_MAX_RESULT_BYTES, type BiginConfig, type BiginDomains } from "./_schema.ts";
 import { BIGIN_STANDARD_FIELDS } from "./_modules.ts";
 import { type BiginPackState, biginPackSteps, fieldMappings, resultText } from "./_wire.ts";
-import { Packs } from "../_wire.ts";
+import { memorySpool, Packs } from "../_wire.ts";
 
 /** The per-status counts a job's details give for its file. */
 export interface BiginJobCounts {
@@ -153,7 +153,7 @@ export function biginJobs(
     packs: new Packs(biginPackSteps(shape, o.batchSize)),
   };
   return {
-    pack: (batch) => jc.packs.packer(batch),
+    pack: (batch) => jc.packs.packer(batch, memorySpool),
     upload: (batch, ctx) => uploadBatch(jc, batch, ctx),
     createJob: (batch, fileId, ctx) => createJob(jc, batch, fileId, ctx),
     details: (jobId, ctx) => jobDetails(jc, jobId, ctx),

@@ -8,14 +8,15 @@ import { RunnerError } from "../../errors.ts";
 import type { MappedRow, Value } from "../../mapping/mod.ts";
 import { csvCell } from "../_csv.ts";
 import { zipOne } from "../_zip.ts";
-import type { Batch } from "../types.ts";
-import type { PackSteps } from "../_wire.ts";
+import type { Batch, SpooledBody, SpoolWriter } from "../types.ts";
+import { type PackSteps, pieceRows } from "../_wire.ts";
 import { render, renderJson, type Scope } from "./_template.ts";
 import type { RequestDecl } from "./schema.ts";
 
 /** A body ready to send. */
 export interface BuiltBody {
-  body: BodyInit;
+  /** The body, or a function that streams it anew for each attempt (spooled rows). */
+  body: BodyInit | (() => BodyInit);
   /** Content type to send, unless the request's headers name one (undefined for multipart). */
   contentType?: string;
   /** Size of the payload (before multipart framing), for the bytes-per-job limit. */
@@ -31,16 +32,16 @@ function quoted(v: Value | undefined): string {
 
 /** A batch's rows as a body declares them (CSV or a JSON array), before any zip or form. */
 export interface RowsData {
-  data: Uint8Array;
+  data: SpooledBody;
   contentType: string;
 }
 
 /** A rows body being built by {@link rowsSteps}. */
 export interface RowsState {
-  parts: Uint8Array[];
-  bytes: number;
+  out: SpoolWriter;
   rows: number;
-  enc: TextEncoder;
+  /** Rows per piece of text (see `pieceRows`). */
+  pieceRows: number;
   /** CSV: writes rows as lines. */
   lines?: (rows: readonly MappedRow[]) => string;
   /** JSON: the wrapping property, if any. */
@@ -59,14 +60,10 @@ export function rowsSteps(
   decl: NonNullable<RequestDecl["body"]>,
   scopeOf: (batch: Batch) => Scope,
 ): PackSteps<RowsState, RowsData> {
-  const push = (state: RowsState, text: string) => {
-    const bytes = state.enc.encode(text);
-    state.parts.push(bytes);
-    state.bytes += bytes.length;
-  };
+  const push = (state: RowsState, text: string) => state.out.write(text);
   return {
-    begin(batch) {
-      const state: RowsState = { parts: [], bytes: 0, rows: 0, enc: new TextEncoder() };
+    begin(batch, spool) {
+      const state: RowsState = { out: spool.open(), rows: 0, pieceRows: 64 };
       if (decl.csv) {
         const csv = decl.csv;
         const eol = lineEnding(csv, scopeOf(batch));
@@ -86,17 +83,25 @@ export function rowsSteps(
       return state;
     },
     add(state, rows) {
-      if (rows.length === 0) return;
-      if (state.lines) push(state, state.lines(rows));
-      else {
-        const json = JSON.stringify(rows);
-        if (state.rows > 0) push(state, `,${json.slice(1, -1)}`);
+      // In pieces small enough to die young (see `pieceRows`).
+      for (let from = 0; from < rows.length;) {
+        const to = Math.min(rows.length, from + state.pieceRows);
+        const piece = from === 0 && to === rows.length ? rows : rows.slice(from, to);
+        let text: string;
+        if (state.lines) text = state.lines(piece);
         else {
-          const open = state.property === undefined ? "" : `{${JSON.stringify(state.property)}:`;
-          push(state, open + json.slice(0, -1));
+          const json = JSON.stringify(piece);
+          if (state.rows > 0) text = `,${json.slice(1, -1)}`;
+          else {
+            const open = state.property === undefined ? "" : `{${JSON.stringify(state.property)}:`;
+            text = open + json.slice(0, -1);
+          }
         }
+        push(state, text);
+        state.rows += piece.length;
+        state.pieceRows = pieceRows(piece.length, text.length);
+        from = to;
       }
-      state.rows += rows.length;
     },
     end(state) {
       if (!state.lines) {
@@ -104,14 +109,9 @@ export function rowsSteps(
         const open = state.property === undefined ? "" : `{${JSON.stringify(state.property)}:`;
         push(state, state.rows === 0 ? `${open}[]${close}` : `]${close}`);
       }
-      const data = new Uint8Array(state.bytes);
-      let at = 0;
-      for (const p of state.parts) {
-        data.set(p, at);
-        at += p.length;
-      }
-      return { data, contentType: decl.csv ? "text/csv" : "application/json" };
+      return { data: state.out.end(), contentType: decl.csv ? "text/csv" : "application/json" };
     },
+    discard: (state) => state.out.end().free(),
   };
 }
 
@@ -146,7 +146,13 @@ export function buildBody(
   if (decl.csv || decl.json_rows) {
     if (!batch) throw new RunnerError("internal", "A rows body needs a batch");
     if (!packed) throw new RunnerError("internal", "A rows body is packed by the target");
-    ({ data, contentType } = packed);
+    contentType = packed.contentType;
+    const rows = packed.data;
+    // Sent as it is: streamed from the spool for each attempt, never read into memory whole.
+    if (!decl.zip && !decl.multipart) {
+      return { body: () => rows.stream(), contentType, bytes: rows.size };
+    }
+    data = rows.bytes();
   } else if (decl.json !== undefined) {
     data = enc.encode(JSON.stringify(renderJson(decl.json, scope)));
     contentType = "application/json";

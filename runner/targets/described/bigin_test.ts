@@ -133,3 +133,7 @@ Deno.test("the Bigin description refuses an upload answered HTTP 200 with status
     /refused to upload batch 1: HTTP 200 INVALID_FILE_FORMAT/,
   );
 });
+
+Deno.test("the Bigin description's rows go before its job's id exists: a lost job creation may have loaded them", () => {
+  assert.equal(target().loadsNothingBeforeCheckpoint, false);
+});

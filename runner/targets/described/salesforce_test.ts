@@ -4,6 +4,7 @@ import { RunnerError, TransportError } from "../../errors.ts";
 import { parseCsv } from "../_csv.ts";
 import type { Batch, Submission, TargetContext } from "../types.ts";
 import { describedDefinition } from "./target.ts";
+import { memorySpool } from "../_wire.ts";
 
 const FILE = fileURLToPath(new URL("../../../apis/salesforce-bulk2.yaml", import.meta.url));
 const DEF = describedDefinition(FILE);
@@ -370,7 +371,7 @@ Deno.test("a rows body that needs a job's value is not packed ahead, and is buil
     });
     const t = def.create(config, { key: KEY, fields: [] }, {});
     assert.equal(
-      t.pack?.(batch()),
+      t.pack?.(batch(), memorySpool),
       undefined,
       "not packed: the job's line ending is not known yet",
     );
@@ -385,4 +386,8 @@ Deno.test("a rows body that needs a job's value is not packed ahead, and is buil
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("Salesforce loads nothing before the job's id is known: the rows go after create, the load starts at close", () => {
+  assert.equal(target().loadsNothingBeforeCheckpoint, true);
 });

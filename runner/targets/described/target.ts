@@ -12,7 +12,7 @@ import { RunnerError, TransportError } from "../../errors.ts";
 import { unzipOne } from "../_zip.ts";
 import { type Auth, createAuth } from "./_auth.ts";
 import { buildBody, type RowsData, type RowsState, rowsSteps } from "./_body.ts";
-import { freeBytes, packAll, Packs } from "../_wire.ts";
+import { packAll, Packs } from "../_wire.ts";
 import { type Answer, call, type CallEnv, MAX_ANSWER_BYTES, required } from "./_call.ts";
 import type {
   Batch,
@@ -21,6 +21,7 @@ import type {
   RequestInfo,
   RowPacker,
   RowShape,
+  Spool,
   StatusResult,
   Submission,
   Target,
@@ -57,6 +58,7 @@ class DescribedTarget implements Target {
   readonly batchSize: number;
   readonly concurrency: number;
   readonly duplicatesOnResend: boolean;
+  readonly loadsNothingBeforeCheckpoint: boolean;
   readonly limits: Target["limits"];
   readonly #loaded: LoadedDescription;
   readonly #desc: Description;
@@ -91,6 +93,11 @@ class DescribedTarget implements Target {
       const body = d.requests[step as "create"]?.body;
       return body?.csv !== undefined || body?.json_rows !== undefined;
     });
+    // The job's id is journaled as soon as the step that takes it answers: when the rows go in a
+    // later step, nothing sent before that can have loaded a row.
+    const idStep = d.submit.findIndex((step) => d.requests[step as "create"]?.take?.id);
+    this.loadsNothingBeforeCheckpoint = idStep >= 0 && this.#rowsStep !== undefined &&
+      d.submit.findIndex((step) => step === this.#rowsStep) > idStep;
     const rowsBody = this.#rowsStep ? d.requests[this.#rowsStep as "create"]!.body : undefined;
     this.#packs = rowsBody
       ? new Packs(rowsSteps(rowsBody, (batch) => this.#scope({}, batch)))
@@ -148,8 +155,8 @@ class DescribedTarget implements Target {
    * of that body that needs a job's value cannot be rendered before the job exists: such a batch
    * is not packed (undefined), and keeps its rows.
    */
-  pack(batch: Batch): RowPacker | undefined {
-    return this.#packs?.packer(batch);
+  pack(batch: Batch, spool: Spool): RowPacker | undefined {
+    return this.#packs?.packer(batch, spool);
   }
 
   async submit(batch: Batch, ctx: TargetContext): Promise<Submission> {
@@ -195,7 +202,7 @@ class DescribedTarget implements Target {
       throw await this.#abandon(err, step, checkpointed, job, batch, ctx);
     } finally {
       // Sent or not, no request reads the rows again: their memory goes back at once.
-      if (rows) freeBytes([rows.data]);
+      rows?.data.free();
     }
     return { id: required(job, "id", `submit batch ${n}`), data: { ...job } };
   }

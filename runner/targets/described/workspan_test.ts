@@ -178,3 +178,7 @@ Deno.test("requests() of the WorkSpan description lists the upload and the statu
     ],
   ]);
 });
+
+Deno.test("the WorkSpan description sends its rows in the request that gives the id: a lost answer may have loaded them", () => {
+  assert.equal(target().loadsNothingBeforeCheckpoint, false);
+});

@@ -6,11 +6,12 @@
  */
 import { HttpError } from "../../errors.ts";
 import { describeBody, MAX_ANSWER_BYTES, readJson } from "../_http.ts";
-import { type BodyState, bodySteps, bytesBody, freeBytes, Packs } from "../_wire.ts";
+import { type BodyState, bodySteps, Packs } from "../_wire.ts";
 import type {
   Batch,
   RequestInfo,
   RowShape,
+  SpooledBody,
   Submission,
   Target,
   TargetContext,
@@ -35,7 +36,7 @@ interface WorkspanContext {
   requests: ReturnType<typeof workspanRequests>;
   client: WorkspanClient;
   /** Upload bodies packed ahead of their turn. */
-  packs: Packs<BodyState, Uint8Array[]>;
+  packs: Packs<BodyState, SpooledBody>;
 }
 
 /** Builds the WorkSpan target for a validated config. */
@@ -74,7 +75,7 @@ export function createWorkspanTarget(config: WorkspanConfig, _shape: RowShape): 
       ];
     },
 
-    pack: (batch) => wc.packs.packer(batch),
+    pack: (batch, spool) => wc.packs.packer(batch, spool),
 
     submit: (batch, ctx) => submitBatch(wc, batch, ctx),
 
@@ -99,13 +100,13 @@ async function submitBatch(
   batch: Batch,
   ctx: TargetContext,
 ): Promise<Submission> {
-  // Packed into bytes as the batch filled (sent again as they are on a retry); built the same
-  // way now for a batch that was not. Freed once the exchange is over, whatever its outcome.
-  const parts = wc.packs.take(batch);
+  // Packed as the batch filled (streamed again as it is on a retry); built the same way now for
+  // a batch that was not. Freed once the exchange is over, whatever its outcome.
+  const body = wc.packs.take(batch);
   try {
-    return await upload(wc, batch, bytesBody(parts), ctx);
+    return await upload(wc, batch, () => body.stream(), ctx);
   } finally {
-    freeBytes(parts);
+    body.free();
   }
 }
 
