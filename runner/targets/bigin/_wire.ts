@@ -62,9 +62,9 @@ export interface BiginPackState {
 
 /**
  * Packs a batch as the upload file, as it fills: one CSV named after the batch (datetimes in the
- * offset form Zoho reads), in a ZIP. Neither the CSV nor the archive is ever one array; the
- * archive is kept as its compressed pieces in a `Blob` (a form's file must be one), about a fifth
- * of the CSV's size.
+ * offset form Zoho reads), in a ZIP. The CSV is kept in pieces until the batch is full, then
+ * deflated in one call of native zlib (a Bigin batch is at most 25,000 rows); the archive is kept
+ * as its pieces in a `Blob` (a form's file must be one), about a fifth of the CSV's size.
  *
  * @param batchSize the configured batch size, for the hint when the ZIP is too large
  * @throws {RunnerError} `api` when the batch has more columns (`begin`) or bytes (`end`) than
