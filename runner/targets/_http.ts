@@ -8,6 +8,7 @@ import { HttpError, RunnerError, TransportError } from "../errors.ts";
 import { formatDuration } from "../util/format.ts";
 import type { RequestInfo, TargetContext } from "./types.ts";
 import { sleep } from "../util/sleep.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 /** How a request may be retried. */
 export interface RetryPolicy {
@@ -258,13 +259,7 @@ export async function readBytes(res: Response, max: number, what: string): Promi
     if (total > max) throw over();
     chunks.push(chunk);
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 /**

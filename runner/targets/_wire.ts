@@ -13,6 +13,7 @@
 import type { MappedRow, Value } from "../mapping/mod.ts";
 import { csvCell } from "./_csv.ts";
 import type { Batch, RowPacker, Spool, SpooledBody } from "./types.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 /** Writes rows `from` to `to` (exclusive) as CSV lines, each ending in CRLF. */
 export type CsvRowsWriter = (rows: readonly MappedRow[], from: number, to: number) => string;
@@ -218,14 +219,7 @@ function partsBody(parts: Uint8Array[], size: number): SpooledBody {
     },
     bytes() {
       if (freed()) throw new Error("The body was freed: its exchange is over");
-      if (parts.length === 1) return parts[0]!;
-      const all = new Uint8Array(size);
-      let at = 0;
-      for (const p of parts) {
-        all.set(p, at);
-        at += p.length;
-      }
-      return all;
+      return concatBytes(parts);
     },
     free: () => freeBytes(parts),
   };
