@@ -101,7 +101,7 @@ class FileWriter implements SpoolWriter {
       if (this.#used + text.length * 3 > this.#buffer.length) this.#flush();
       if (text.length * 3 > this.#buffer.length) {
         const bytes = this.#scratch.encode(text);
-        writeAllSync(this.#file, bytes, this.#size);
+        writeAllSync(this.#file, bytes);
         this.#size += bytes.length;
       } else {
         this.#used += enc.encodeInto(text, this.#buffer.subarray(this.#used)).written;
@@ -129,7 +129,7 @@ class FileWriter implements SpoolWriter {
   /** Writes what the buffer holds to the file. */
   #flush(): void {
     if (this.#used === 0) return;
-    writeAllSync(this.#file, this.#buffer.subarray(0, this.#used), this.#size);
+    writeAllSync(this.#file, this.#buffer.subarray(0, this.#used));
     this.#size += this.#used;
     this.#used = 0;
   }
@@ -207,9 +207,11 @@ class Scratch {
   }
 }
 
-/** Writes all of `bytes` at `position` (each attempt's reads seek, so the position is set). */
-function writeAllSync(file: Deno.FsFile, bytes: Uint8Array, position: number): void {
-  file.seekSync(position, Deno.SeekMode.Start);
+/**
+ * Writes all of `bytes` where the last write ended: a body is written from start to end before
+ * anything reads it, so no seek is needed (reads seek for themselves).
+ */
+function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
   let done = 0;
   while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
 }
