@@ -3,7 +3,13 @@ import fc from "fast-check";
 import { fileSpool, SPOOL_READ_BYTES } from "./spool.ts";
 import type { SpooledBody } from "../targets/mod.ts";
 
-const text = (body: SpooledBody) => new Response(body.stream()).text();
+/** The body's text, each piece decoded as it comes (a piece may be emptied once the next is read). */
+async function text(body: SpooledBody): Promise<string> {
+  const dec = new TextDecoder();
+  let out = "";
+  for await (const piece of body.stream()) out += dec.decode(piece, { stream: true });
+  return out + dec.decode();
+}
 const spoolFiles = (dir: string) =>
   [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith(".spool-")).map((e) => e.name);
 
@@ -46,7 +52,7 @@ Deno.test("a spooled body streams back what was written, for every attempt, from
   }
 });
 
-Deno.test("a spooled body is streamed in pieces of at most SPOOL_READ_BYTES", async () => {
+Deno.test("a spooled body is streamed in pieces of at most SPOOL_READ_BYTES, each given back once the next is asked for", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const w = fileSpool(dir, () => {}).open();
@@ -54,8 +60,13 @@ Deno.test("a spooled body is streamed in pieces of at most SPOOL_READ_BYTES", as
     const body = w.end();
     const reader = body.stream().getReader();
     const pieces: Uint8Array[] = [];
-    for (let r = await reader.read(); !r.done; r = await reader.read()) pieces.push(r.value);
-    assert.deepEqual(pieces.map((p) => p.length), [SPOOL_READ_BYTES, SPOOL_READ_BYTES, 10]);
+    const lengths: number[] = [];
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      pieces.push(r.value);
+      lengths.push(r.value.length);
+    }
+    assert.deepEqual(lengths, [SPOOL_READ_BYTES, SPOOL_READ_BYTES, 10]);
+    assert.deepEqual(pieces.map((p) => p.length), [0, 0, 0], "each given back once read past");
     body.free();
   } finally {
     await Deno.remove(dir, { recursive: true });

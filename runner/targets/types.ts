@@ -58,7 +58,9 @@ export interface SpooledBody {
   readonly size: number;
   /**
    * The whole body from its first byte, for one attempt. A stream of a body already freed ends
-   * with an error (the server answered before reading it all, and the exchange is over).
+   * with an error (the server answered before reading it all, and the exchange is over). A piece
+   * may be emptied once the next one is asked for (its memory given back): read it as `fetch`
+   * does, or copy it.
    */
   stream(): ReadableStream<Uint8Array>;
   /** The whole body in memory (for a body that must be zipped or put in a form). */
