@@ -9,9 +9,9 @@ import type { RejectsWriter } from "../report/rejects.ts";
 import type { SourceRecord } from "../sources/mod.ts";
 import type { MappedRow } from "../mapping/mod.ts";
 import type { Batch, RowPacker } from "../targets/mod.ts";
-import { own } from "../util/format.ts";
 import type { ChangeTracker } from "./changes.ts";
 import { KeyLines } from "../state/mod.ts";
+import { KeyColumn } from "../util/key_column.ts";
 import type { RunLedger } from "./ledger.ts";
 
 /**
@@ -109,6 +109,8 @@ export class Batcher {
   /** `duplicates: allow`: keys of the current batch, and its rows of a key seen before in it. */
   #batchKeys = new Set<unknown>();
   #held = new Map<number, MappedRow>();
+  /** The current batch's keys (its `keys`), appended to as rows come. */
+  #keys = new KeyColumn();
   readonly #dupes: DuplicateCheck;
 
   /**
@@ -194,8 +196,7 @@ export class Batcher {
       this.#holdRepeated(r.row, cur.batch.lines.length);
     } else cur.batch.rows.push(r.row);
     cur.batch.lines.push(rec.line);
-    const k = r.row[this.#plan.key] ?? null;
-    cur.batch.keys.push(typeof k === "string" ? own(k) : k);
+    this.#keys.push(r.row[this.#plan.key] ?? null);
     if (cur.batch.lines.length < this.#size) return undefined;
     this.#seal();
     this.#cur = this.#fresh();
@@ -241,12 +242,13 @@ export class Batcher {
 
   #fresh(): InFlight {
     const p = this.#plan;
+    this.#keys = new KeyColumn(this.#size);
     const batch: Batch = {
       index: this.#next++,
       fields: p.mapper.fields,
       rows: [],
       lines: [],
-      keys: [],
+      keys: this.#keys,
       key: p.key,
     };
     this.#packer = this.#pack?.(batch);
@@ -289,7 +291,7 @@ export function resendBatch(
       key: b.key,
       rows: rows.map((i) => mapped?.get(i) ?? b.rows[i]!),
       lines: rows.map((i) => b.lines[i]!),
-      keys: rows.map((i) => b.keys[i]!),
+      keys: rows.map((i) => b.keys.at(i)!),
     },
   };
 }

@@ -573,7 +573,7 @@ function failedRows(
 function remoteError(batch: Batch, f: { row?: number; fail: RowFailure }): RowError {
   const { row, fail } = f;
   const line = row === undefined ? undefined : batch.lines[row];
-  const key = fail.key ?? (row === undefined ? undefined : batch.keys[row]);
+  const key = fail.key ?? (row === undefined ? undefined : batch.keys.at(row));
   return {
     ...(line === undefined ? {} : { source_line: line }),
     ...(key === undefined || key === null ? {} : { key: String(key) }),

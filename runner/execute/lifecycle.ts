@@ -185,7 +185,7 @@ export async function remapUnprocessed(
   const lost: number[] = [];
   for (const i of rows) {
     const row = batch.rows[i] ?? byLine.get(batch.lines[i]!);
-    if (row !== undefined && (row[batch.key] ?? null) === batch.keys[i]) mapped.set(i, row);
+    if (row !== undefined && (row[batch.key] ?? null) === batch.keys.at(i)) mapped.set(i, row);
     else lost.push(i);
   }
   if (lost.length === 0) return { outcome, mapped };
@@ -219,7 +219,7 @@ export function settle(
       // The values are read from the source by line when the run ends: none is held till then.
       if (r.line === undefined) d.rejects.write({}, undefined, r.message);
       else {
-        const key = r.row === undefined ? undefined : f.batch.keys[r.row];
+        const key = r.row === undefined ? undefined : f.batch.keys.at(r.row);
         d.rejects.writeLater(
           r.line,
           r.message,

@@ -36,6 +36,7 @@ import { sleep as defaultSleep } from "./schedule.ts";
 import { type Verdict, verdict } from "./verdict.ts";
 import { EXIT } from "../exit.ts";
 import { memorySpool, type Spool } from "../targets/mod.ts";
+import { KeyColumn } from "../util/key_column.ts";
 
 /** A snapshot of a run in progress, for the progress line. */
 export interface Progress {
@@ -362,11 +363,23 @@ async function dispatch(run: Run, f: InFlight, opened = false): Promise<void> {
   const action = actionOf(run, f);
   if (action.kind === "replay") {
     const next = await replay(f, action.prior, run.life);
+    releaseKeys(f);
     return next ? await dispatch(run, next, true) : undefined;
   }
   if (action.kind === "unknown") return ledger.batchUnknown(f.batch.index, action.message);
   if (!(await pool.slot(() => ledger.stopped))) return ledger.batchNotSent(f.batch.index);
-  pool.start(() => runBatch(f, run.life, resumedOf(action)), () => run.progress("waiting"));
+  pool.start(
+    () => runBatch(f, run.life, resumedOf(action)).finally(() => releaseKeys(f)),
+    () => run.progress("waiting"),
+  );
+}
+
+/**
+ * A batch that ran to its end (settled, or left unknown or pending in the ledger, which keeps
+ * only its summary) gives its keys' memory back at once.
+ */
+function releaseKeys(f: InFlight): void {
+  if (f.batch.keys instanceof KeyColumn) f.batch.keys.release();
 }
 
 /**
@@ -377,6 +390,7 @@ async function followUp(run: Run, f: InFlight): Promise<void> {
   const action = actionOf(run, f);
   if (action.kind === "replay") {
     const next = await replay(f, action.prior, run.life);
+    releaseKeys(f);
     return next ? await followUp(run, next) : undefined;
   }
   if (action.kind === "unknown") return run.ledger.batchUnknown(f.batch.index, action.message);

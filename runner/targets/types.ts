@@ -7,7 +7,8 @@
  * @module
  */
 import type { z } from "zod";
-import type { FieldType, MappedRow, Value } from "../mapping/mod.ts";
+import type { FieldType, MappedRow } from "../mapping/mod.ts";
+import type { Keys } from "../util/key_column.ts";
 
 export type { FieldType };
 
@@ -27,8 +28,11 @@ export interface Batch {
   rows: MappedRow[];
   /** Source line of each row (same index as `rows`). */
   lines: number[];
-  /** The key field's value of each row (same index as `rows`), kept after the rows are let go. */
-  keys: Value[];
+  /**
+   * The key field's value of each row (same index as `rows`), kept after the rows are let go:
+   * read with `keys.at(i)`. The batcher keeps them compact (`KeyColumn`); a plain array is one too.
+   */
+  keys: Keys;
   /** The pipeline's key field (present in every row). */
   key: string;
 }

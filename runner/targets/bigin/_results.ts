@@ -96,7 +96,7 @@ export function readResultCsv(text: string, batch: Batch, job?: BiginJobCounts):
   let firstMisplaced = "";
 
   for (let i = 0; i < sent; i++) {
-    const key = keyText(batch.keys[i]);
+    const key = keyText(batch.keys.at(i));
     const line = lines[i];
     if (line === undefined) {
       failed++;
@@ -108,7 +108,7 @@ export function readResultCsv(text: string, batch: Batch, job?: BiginJobCounts):
       });
       continue;
     }
-    const sentKey = csvText(batch.keys[i]);
+    const sentKey = csvText(batch.keys.at(i));
     const gotKey = line[keyAt] ?? "";
     if (keyAt >= 0 && gotKey !== sentKey && gotKey !== toZohoDateTime(sentKey)) {
       if (misplaced++ === 0) {
@@ -189,10 +189,10 @@ export function failedJobResult(job: BiginJobDone, batch: Batch): BatchResults {
   const problems: string[] = [];
   const failures: RowFailure[] = [];
   if (succeeded + skipped === 0) {
-    batch.keys.forEach((k, i) => {
-      const key = keyText(k);
+    for (let i = 0; i < batch.keys.length; i++) {
+      const key = keyText(batch.keys.at(i));
       failures.push({ row: i, ...(key !== undefined ? { key } : {}), message, outcome: "failed" });
-    });
+    }
   } else {
     problems.push(
       `Job failed after loading ${succeeded} and skipping ${skipped} of ${sent} rows: which rows failed is not known`,

@@ -95,7 +95,7 @@ export function joinResults(
   const outcomes: (Outcome | undefined)[] = new Array(n);
   const failures: RowFailure[] = [];
   const problems: string[] = [];
-  const keyOf = (i: number) => text(batch.keys[i]);
+  const keyOf = (i: number) => text(batch.keys.at(i));
   const byKey = new Map<string, number[]>();
   for (let i = 0; i < n; i++) {
     const list = byKey.get(keyOf(i));
@@ -169,7 +169,7 @@ function finish(
       if (o === "failed" || o === "skipped") {
         failures.push({
           row: i,
-          key: text(batch.keys[i]),
+          key: text(batch.keys.at(i)),
           message: end.message ?? "No result of the API mentions this row",
           outcome: o,
         });

@@ -37,12 +37,13 @@ function matchRows(batch: Batch, errors: unknown[]): RowFailure[] {
   // Most batches have no error to place: the key index is built only when one needs it.
   if (errors.length === 0) return [];
   const byKey = new Map<string, number[]>();
-  batch.keys.forEach((k, i) => {
+  for (let i = 0; i < batch.keys.length; i++) {
+    const k = batch.keys.at(i);
     const ks = k === null || k === undefined ? "" : String(k);
     const list = byKey.get(ks);
     if (list) list.push(i);
     else byKey.set(ks, [i]);
-  });
+  }
   const taken = new Set<number>();
   const out: RowFailure[] = [];
   for (const e of errors) {
