@@ -25,10 +25,12 @@ import type { MappedRow } from "../mapping/mod.ts";
 import type { Batch } from "../targets/mod.ts";
 import { csvCell } from "../util/csv.ts";
 import type { RunLedger } from "./ledger.ts";
+import { KeyColumn } from "../util/key_column.ts";
 
 /** Keys and row hashes of one batch's rows, in the batch's row order. */
 interface Sent {
-  keys: string[];
+  /** Compact, like a batch's own keys (see `KeyColumn`): every one is a string. */
+  keys: KeyColumn;
   hashes: number[];
 }
 
@@ -68,7 +70,7 @@ export class ChangeTracker {
     this.decided[d]++;
     if (d === "unchanged" && !this.#full) return false;
     let sent = this.#batches.get(index);
-    if (!sent) this.#batches.set(index, sent = { keys: [], hashes: [] });
+    if (!sent) this.#batches.set(index, sent = { keys: new KeyColumn(), hashes: [] });
     sent.keys.push(key);
     sent.hashes.push(hash);
     return true;
@@ -92,15 +94,17 @@ export class ChangeTracker {
     const left = outcome.unprocessed ?? [];
     if (followUp && left.length > 0) {
       this.#batches.set(followUp.index, {
-        keys: left.map((i) => sent.keys[i]!),
+        keys: KeyColumn.of(left.map((i) => sent.keys.at(i)!)),
         hashes: left.map((i) => sent.hashes[i]!),
       });
     }
     const ok = confirmedRows(outcome, sent.keys.length);
     for (let i = 0; i < sent.keys.length; i++) {
-      if (ok(i)) this.#store.confirm(sent.keys[i]!, sent.hashes[i]!);
-      else this.#store.unconfirmed(sent.keys[i]!);
+      const key = sent.keys.at(i) as string;
+      if (ok(i)) this.#store.confirm(key, sent.hashes[i]!);
+      else this.#store.unconfirmed(key);
     }
+    sent.keys.release();
     this.#store.commit();
   }
 
@@ -112,7 +116,7 @@ export class ChangeTracker {
    */
   finish(limit: number): RemovedKeys {
     for (const sent of this.#batches.values()) {
-      for (const key of sent.keys) this.#store.unconfirmed(key);
+      for (let i = 0; i < sent.keys.length; i++) this.#store.unconfirmed(sent.keys.at(i) as string);
     }
     this.#batches.clear();
     this.#store.commit();
