@@ -121,7 +121,7 @@ export function keyHash(key: string): number {
 }
 
 /** MurmurHash3's finaliser: every input bit affects every output bit. */
-function fmix(h: number): number {
+export function fmix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

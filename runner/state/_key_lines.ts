@@ -1,33 +1,37 @@
 /**
  * A compact map from key to source line, for the duplicate-key checks that must remember every
- * key of a file: the keys' UTF-8 bytes in one buffer and the lines in a typed array, with an
- * open-addressing index on a 32-bit key hash. About 30 bytes a key of 10 ASCII characters (a
- * `Map<string, number>` takes about 90, and its million entries are objects the garbage collector
- * walks on every major collection); no JS object per key.
+ * key of a file. Each entry is one record in a byte log (the line, 4 bytes; the key's UTF-8
+ * length, 1 to 3 bytes; the key's bytes), found through an open-addressing index of entry
+ * offsets with an 8-bit hash tag per slot, so most probes never touch the log. About 16 bytes a
+ * key of 10 ASCII characters in the log plus 7–13 in the index: 23–29 bytes a key, where separate
+ * columns of lines, hashes and offsets took 28–45, and a `Map<string, number>` about 90 (with a
+ * million objects for the garbage collector to walk). No JS object per key.
  *
  * @module
  */
-import { keyHash } from "./_hash.ts";
-import { bytesAre, place } from "./_table.ts";
+import { fmix } from "./_hash.ts";
+import { bytesAre } from "./_table.ts";
 
 const enc = new TextEncoder();
 
 /**
- * How much the columns grow when full: by half, not double, so a table just past a power of two
- * does not carry twice the room it needs (the index still doubles: it must stay a power of two).
+ * How much the log grows when full: by half, not double, so a log just past a power of two does
+ * not carry twice the room it needs (the index still doubles: it must stay a power of two).
  */
 const GROWTH = 1.5;
 
 /** Keys with the line each was last set to; entries are never removed. */
 export class KeyLines {
   #count = 0;
-  #lines = new Int32Array(1024);
-  #hashes = new Int32Array(1024);
-  /** Entry i's key is #bytes[#offsets[i], #offsets[i + 1]). */
-  #offsets = new Uint32Array(1025);
-  #bytes = new Uint8Array(16384);
-  /** Entry index + 1 per slot, 0 when empty; a power of two at most three quarters full. */
-  #slots = new Int32Array(2048);
+  /** The entries, back to back; `#end` is where the next one goes. */
+  #log = new Uint8Array(16384);
+  #end = 0;
+  /** Entry offset + 1 per slot, 0 when empty; a power of two at most three quarters full. */
+  #slots = new Uint32Array(2048);
+  /** The top 8 bits of the key hash of each used slot. */
+  #tags = new Uint8Array(2048);
+  /** A non-ASCII key's UTF-8 bytes, for hashing it. */
+  #scratch = new Uint8Array(256);
 
   /** How many keys are held. */
   get size(): number {
@@ -36,16 +40,16 @@ export class KeyLines {
 
   /** The line of a key, or undefined when it was never set. */
   get(key: string): number | undefined {
-    const e = this.#find(key, keyHash(key));
-    return e < 0 ? undefined : this.#lines[e];
+    const at = this.#find(key, this.#hash(key));
+    return at < 0 ? undefined : this.#lineAt(at);
   }
 
   /** Sets the line of a key, adding the key when it is new. */
   set(key: string, line: number): void {
-    const kh = keyHash(key);
-    const found = this.#find(key, kh);
-    if (found >= 0) this.#lines[found] = line;
-    else this.#add(key, kh, line);
+    const h = this.#hash(key);
+    const at = this.#find(key, h);
+    if (at >= 0) this.#setLine(at, line);
+    else this.#add(key, h, line);
   }
 
   /**
@@ -53,95 +57,153 @@ export class KeyLines {
    * `line` (one lookup for both).
    */
   claim(key: string, line: number): number | undefined {
-    const kh = keyHash(key);
-    const found = this.#find(key, kh);
-    if (found >= 0) return this.#lines[found];
-    this.#add(key, kh, line);
+    const h = this.#hash(key);
+    const at = this.#find(key, h);
+    if (at >= 0) return this.#lineAt(at);
+    this.#add(key, h, line);
     return undefined;
   }
 
-  #add(key: string, kh: number, line: number): void {
-    if (this.#count === this.#lines.length) this.#grow();
-    const e = this.#count++;
-    this.#lines[e] = line;
-    this.#hashes[e] = kh;
-    this.#offsets[e + 1] = this.#offsets[e]! + this.#append(key);
-    // Linear probing stays short up to three quarters full.
-    if (this.#count * 4 > this.#slots.length * 3) this.#reindex();
-    else place(this.#slots, kh, e);
-  }
-
-  #find(key: string, kh: number): number {
-    const slots = this.#slots;
-    const mask = slots.length - 1;
-    for (let s = kh & mask;; s = (s + 1) & mask) {
-      const e = slots[s]! - 1;
-      if (e < 0) return -1;
-      if (this.#hashes[e] === kh && this.#keyIs(e, key)) return e;
-    }
-  }
-
-  /** Compares an entry's stored UTF-8 key with a string without decoding it. */
-  #keyIs(e: number, key: string): boolean {
-    const start = this.#offsets[e]!;
-    const len = this.#offsets[e + 1]! - start;
-    return bytesAre(this.#bytes, start, len, key);
-  }
-
-  /**
-   * Appends a key's UTF-8 bytes after the last key (ASCII without a call into the encoder).
-   *
-   * @returns how many bytes it took
-   */
-  #append(key: string): number {
-    const at = this.#offsets[this.#count - 1]!;
-    if (at + key.length * 3 > this.#bytes.length) {
-      const grown = Math.ceil(this.#bytes.length * GROWTH);
-      const next = new Uint8Array(Math.max(grown, at + key.length * 3));
-      next.set(this.#bytes.subarray(0, at));
-      release(this.#bytes);
-      this.#bytes = next;
-    }
-    const b = this.#bytes;
+  /** FNV-1a of the key's UTF-8 bytes, through MurmurHash3's finaliser. */
+  #hash(key: string): number {
+    let h = 0x811c9dc5 | 0;
     for (let i = 0; i < key.length; i++) {
       const c = key.charCodeAt(i);
       if (c >= 0x80) {
-        return enc.encodeInto(key, b.subarray(at)).written;
+        if (this.#scratch.length < key.length * 3) this.#scratch = new Uint8Array(key.length * 3);
+        const n = enc.encodeInto(key, this.#scratch).written;
+        return bytesHash(this.#scratch, 0, n);
       }
-      b[at + i] = c;
+      h = Math.imul(h ^ c, 0x01000193);
     }
-    return key.length;
+    return fmix(h ^ key.length);
   }
 
-  #grow(): void {
-    const cap = Math.ceil(this.#lines.length * GROWTH);
-    const lines = new Int32Array(cap);
-    lines.set(this.#lines);
-    release(this.#lines);
-    this.#lines = lines;
-    const hashes = new Int32Array(cap);
-    hashes.set(this.#hashes);
-    release(this.#hashes);
-    this.#hashes = hashes;
-    const offsets = new Uint32Array(cap + 1);
-    offsets.set(this.#offsets);
-    release(this.#offsets);
-    this.#offsets = offsets;
+  #find(key: string, h: number): number {
+    const slots = this.#slots;
+    const tags = this.#tags;
+    const tag = h >>> 24;
+    const mask = slots.length - 1;
+    for (let s = h & mask;; s = (s + 1) & mask) {
+      const e = slots[s]!;
+      if (e === 0) return -1;
+      if (tags[s] === tag && this.#keyIs(e - 1, key)) return e - 1;
+    }
   }
 
+  /** Whether the entry at `at` holds `key`. */
+  #keyIs(at: number, key: string): boolean {
+    const start = this.#keyStart(at);
+    return bytesAre(this.#log, start, this.#keyLength, key);
+  }
+
+  /** The length of the key `#keyStart` last read. */
+  #keyLength = 0;
+
+  /** Where the key of the entry at `at` starts in the log; its length goes to `#keyLength`. */
+  #keyStart(at: number): number {
+    const b = this.#log;
+    let p = at + 4;
+    let len = b[p++]!;
+    if (len >= 0x80) {
+      len = (len & 0x7f) | (b[p++]! << 7);
+      if (len >= 0x4000) len = (len & 0x3fff) | (b[p++]! << 14);
+    }
+    this.#keyLength = len;
+    return p;
+  }
+
+  #lineAt(at: number): number {
+    const b = this.#log;
+    return b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);
+  }
+
+  #setLine(at: number, line: number): void {
+    const b = this.#log;
+    b[at] = line & 0xff;
+    b[at + 1] = (line >>> 8) & 0xff;
+    b[at + 2] = (line >>> 16) & 0xff;
+    b[at + 3] = (line >>> 24) & 0xff;
+  }
+
+  #add(key: string, h: number, line: number): void {
+    const at = this.#end;
+    // At most 3 bytes of length and 3 bytes per UTF-16 unit.
+    const room = 4 + 3 + key.length * 3;
+    if (at + room > this.#log.length) {
+      const log = new Uint8Array(Math.max(Math.ceil(this.#log.length * GROWTH), at + room));
+      log.set(this.#log.subarray(0, at));
+      release(this.#log);
+      this.#log = log;
+    }
+    this.#setLine(at, line);
+    const b = this.#log;
+    let n = key.length;
+    let ascii = true;
+    for (let i = 0; i < key.length; i++) {
+      if (key.charCodeAt(i) >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (!ascii) n = enc.encode(key).length;
+    let p = at + 4;
+    if (n < 0x80) b[p++] = n;
+    else if (n < 0x4000) {
+      b[p++] = (n & 0x7f) | 0x80;
+      b[p++] = n >>> 7;
+    } else {
+      b[p++] = (n & 0x7f) | 0x80;
+      b[p++] = ((n >>> 7) & 0x7f) | 0x80;
+      b[p++] = n >>> 14;
+    }
+    if (ascii) { for (let i = 0; i < n; i++) b[p + i] = key.charCodeAt(i); }
+    else enc.encodeInto(key, b.subarray(p));
+    this.#end = p + n;
+    this.#count++;
+    // Linear probing stays short up to three quarters full.
+    if (this.#count * 4 > this.#slots.length * 3) this.#reindex();
+    else place(this.#slots, this.#tags, h, at);
+  }
+
+  /** Doubles the index and places every entry again, hashing the keys in the log. */
   #reindex(): void {
-    const slots = new Int32Array(this.#slots.length * 2);
-    for (let e = 0; e < this.#count; e++) place(slots, this.#hashes[e]!, e);
+    const slots = new Uint32Array(this.#slots.length * 2);
+    const tags = new Uint8Array(slots.length);
+    for (let at = 0; at < this.#end;) {
+      const start = this.#keyStart(at);
+      const len = this.#keyLength;
+      place(slots, tags, bytesHash(this.#log, start, len), at);
+      at = start + len;
+    }
     release(this.#slots);
+    release(this.#tags);
     this.#slots = slots;
+    this.#tags = tags;
   }
 }
 
+/** FNV-1a of bytes, through MurmurHash3's finaliser (the same as `#hash` of their text). */
+function bytesHash(b: Uint8Array, start: number, len: number): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = start; i < start + len; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return fmix(h ^ len);
+}
+
+/** Puts the entry at `at` in the first free slot from its hash on (linear probing). */
+function place(slots: Uint32Array, tags: Uint8Array, h: number, at: number): void {
+  const mask = slots.length - 1;
+  let s = h & mask;
+  while (slots[s] !== 0) s = (s + 1) & mask;
+  slots[s] = at + 1;
+  tags[s] = h >>> 24;
+}
+
 /**
- * Gives an outgrown column's memory back now: left to the garbage collector, the columns a
- * table has outgrown (two thirds of its size again) would sit beside it until the next
- * collection that looks at external memory.
+ * Gives an outgrown array's memory back now: left to the garbage collector, what a table has
+ * outgrown (two thirds of its size again) would sit beside it until the next collection that
+ * looks at external memory.
  */
-function release(column: Uint8Array | Int32Array | Uint32Array): void {
-  if (column.buffer instanceof ArrayBuffer && !column.buffer.detached) column.buffer.transfer(0);
+function release(a: Uint8Array | Uint32Array): void {
+  if (a.buffer instanceof ArrayBuffer && !a.buffer.detached) a.buffer.transfer(0);
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { KeyLines } from "./mod.ts";
 
 Deno.test("KeyLines keeps the line of every key, against a Map, through growth and non-ASCII keys", () => {
@@ -28,4 +29,40 @@ Deno.test("KeyLines.claim returns the first line of a key and adds a new one", (
   assert.equal(k.claim("é", 10), 3);
   assert.equal(k.get("a"), 2);
   assert.equal(k.size, 2);
+});
+
+Deno.test("KeyLines agrees with a Map for random keys of any length and lines of any size", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(
+          fc.oneof(
+            fc.string({ unit: "binary", maxLength: 12 }),
+            fc.string({ minLength: 120, maxLength: 300 }), // two bytes of length
+            fc.constant("é".repeat(9000)), // 18,000 bytes: three bytes of length
+            fc.constant(""),
+          ),
+          fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        ),
+        { maxLength: 3000 },
+      ),
+      (ops) => {
+        const k = new KeyLines();
+        const m = new Map<string, number>();
+        for (const [key, line] of ops) {
+          if (line % 2 === 0) {
+            k.set(key, line);
+            m.set(key, line);
+          } else {
+            const first = m.get(key);
+            assert.equal(k.claim(key, line), first);
+            if (first === undefined) m.set(key, line);
+          }
+        }
+        assert.equal(k.size, m.size);
+        for (const [key, line] of m) assert.equal(k.get(key), line);
+      },
+    ),
+    { numRuns: 40 },
+  );
 });
