@@ -141,18 +141,28 @@ export function compileDateFormat(pattern: string): FormatPart[] | undefined {
   return parts;
 }
 
+/** The default date format, compiled on first use. */
+let defaultFormat: FormatPart[] | undefined;
+
+/** Each compiled date format's regular expression, built once (not once per row). */
+const patterns = new WeakMap<FormatPart[], RegExp>();
+
 /**
  * Parses a value with a compiled date pattern. `yyyy` takes four digits; the other fields one or
  * two. Returns the date as `yyyy-MM-dd`, or `undefined` when the value does not match or names a
  * day that does not exist.
  */
 export function parseDate(value: string, format: FormatPart[]): string | undefined {
-  let re = "^";
-  for (const p of format) {
-    if ("literal" in p) re += p.literal.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    else re += p.token === "yyyy" ? "(\\d{4})" : "(\\d{1,2})";
+  let pattern = patterns.get(format);
+  if (!pattern) {
+    let re = "^";
+    for (const p of format) {
+      if ("literal" in p) re += p.literal.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      else re += p.token === "yyyy" ? "(\\d{4})" : "(\\d{1,2})";
+    }
+    patterns.set(format, pattern = new RegExp(re + "$"));
   }
-  const m = new RegExp(re + "$").exec(value.trim());
+  const m = pattern.exec(value.trim());
   if (!m) return undefined;
   const got: Partial<Record<FormatToken, number>> = {};
   let g = 1;
@@ -191,7 +201,10 @@ export function checkValue(
   if (field.maxLength !== undefined && raw.length > field.maxLength) return { ok: false };
   switch (field.type) {
     case "date": {
-      const iso = parseDate(raw, dateFormat ?? compileDateFormat(DEFAULT_DATE_FORMAT)!);
+      const iso = parseDate(
+        raw,
+        dateFormat ?? (defaultFormat ??= compileDateFormat(DEFAULT_DATE_FORMAT)!),
+      );
       return iso === undefined ? { ok: false } : { ok: true, value: iso };
     }
     case "currency":

@@ -856,15 +856,17 @@ export function createBiginSandbox(options: BiginSandboxOptions = {}): BiginSand
   function processRow(job: Job, row: string[]): RowOutcome | undefined {
     const module = job.module;
     const store = stores.get(module.apiName)!;
-    const errors = new Map<string, Set<string>>();
+    // Most rows have no error: the collections are made when the first one is flagged.
+    let errors: Map<string, Set<string>> | undefined;
     const flag = (code: string, field: string) => {
+      errors ??= new Map();
       const set = errors.get(code) ?? new Set<string>();
       set.add(field);
       errors.set(code, set);
     };
     // Values per field; "" means the row gives the field an empty value.
     const values = new Map<string, string>();
-    const invalidFields = new Set<string>();
+    let invalidFields: Set<string> | undefined;
     for (const m of job.mappings) {
       let raw = m.index === null ? "" : row[m.index] ?? "";
       if (raw.trim() === "" && m.defaultValue !== undefined) raw = m.defaultValue;
@@ -875,13 +877,13 @@ export function createBiginSandbox(options: BiginSandboxOptions = {}): BiginSand
       const checked = checkValue(m.field, raw, m.dateFormat, m.lookupBy);
       if (checked.ok) values.set(m.field.apiName, checked.value);
       else {
-        invalidFields.add(m.field.apiName);
+        (invalidFields ??= new Set()).add(m.field.apiName);
         flag("INVALID_DATA", m.field.apiName);
       }
     }
 
     let existing: StoredRecord | undefined;
-    if (job.operation !== "insert" && job.findBy && !invalidFields.has(job.findBy)) {
+    if (job.operation !== "insert" && job.findBy && !invalidFields?.has(job.findBy)) {
       const key = values.get(job.findBy) ?? "";
       if (key !== "") {
         existing = job.findBy === "id"
@@ -893,10 +895,10 @@ export function createBiginSandbox(options: BiginSandboxOptions = {}): BiginSand
       }
     }
     const inserting = job.operation === "insert" ||
-      (job.operation === "upsert" && !existing && !invalidFields.has(job.findBy ?? ""));
+      (job.operation === "upsert" && !existing && !invalidFields?.has(job.findBy ?? ""));
 
     for (const f of module.fields) {
-      if (!f.required || invalidFields.has(f.apiName)) continue;
+      if (!f.required || invalidFields?.has(f.apiName)) continue;
       const v = values.get(f.apiName);
       const emptied = v === "" && !job.ignoreEmpty;
       if ((inserting && (v === undefined || v === "")) || (existing && emptied)) {
@@ -911,9 +913,7 @@ export function createBiginSandbox(options: BiginSandboxOptions = {}): BiginSand
       }
     }
 
-    if (errors.size > 0) {
-      return { status: "skipped", recordId: "", errors: formatErrors(module, errors) };
-    }
+    if (errors) return { status: "skipped", recordId: "", errors: formatErrors(module, errors) };
     if (existing) {
       const before = existing.fields.get(module.uniqueField);
       for (const [name, value] of values) {
