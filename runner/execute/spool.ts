@@ -13,6 +13,7 @@
  * @module
  */
 import { memorySpool, type Spool, type SpooledBody, type SpoolWriter } from "../targets/mod.ts";
+import { freeBytes } from "../util/bytes.ts";
 
 /** Bytes read from a spooled body per piece of its stream. */
 export const SPOOL_READ_BYTES = 256 * 1024;
@@ -142,8 +143,7 @@ class FileWriter implements SpoolWriter {
         this.#toMemory(err);
       }
     }
-    const buffer = this.#buffer.buffer;
-    if (buffer instanceof ArrayBuffer && !buffer.detached) buffer.transfer(0);
+    freeBytes(this.#buffer);
     if (this.#memory) return this.#memory.end();
     return new FileBody(this.#file, this.#path, this.#size);
   }
@@ -173,7 +173,7 @@ class FileBody implements SpooledBody {
     let at = 0;
     let last: Uint8Array | undefined;
     const release = () => {
-      if (last?.buffer instanceof ArrayBuffer && !last.buffer.detached) last.buffer.transfer(0);
+      if (last) freeBytes(last);
       last = undefined;
     };
     return new ReadableStream<Uint8Array>({

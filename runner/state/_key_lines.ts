@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { freeBytes } from "../util/bytes.ts";
 import { fmix } from "./_hash.ts";
 import { bytesAre } from "./_table.ts";
 
@@ -133,7 +134,7 @@ export class KeyLines {
     if (at + room > this.#log.length) {
       const log = new Uint8Array(Math.max(Math.ceil(this.#log.length * GROWTH), at + room));
       log.set(this.#log.subarray(0, at));
-      release(this.#log);
+      freeBytes(this.#log);
       this.#log = log;
     }
     this.#setLine(at, line);
@@ -176,8 +177,8 @@ export class KeyLines {
       place(slots, tags, bytesHash(this.#log, start, len), at);
       at = start + len;
     }
-    release(this.#slots);
-    release(this.#tags);
+    freeBytes(this.#slots);
+    freeBytes(this.#tags);
     this.#slots = slots;
     this.#tags = tags;
   }
@@ -197,13 +198,4 @@ function place(slots: Uint32Array, tags: Uint8Array, h: number, at: number): voi
   while (slots[s] !== 0) s = (s + 1) & mask;
   slots[s] = at + 1;
   tags[s] = h >>> 24;
-}
-
-/**
- * Gives an outgrown array's memory back now: left to the garbage collector, what a table has
- * outgrown (two thirds of its size again) would sit beside it until the next collection that
- * looks at external memory.
- */
-function release(a: Uint8Array | Uint32Array): void {
-  if (a.buffer instanceof ArrayBuffer && !a.buffer.detached) a.buffer.transfer(0);
 }

@@ -12,8 +12,8 @@
  */
 import type { MappedRow, Value } from "../mapping/mod.ts";
 import { csvCell } from "./_csv.ts";
-import type { Batch, RowPacker, Spool, SpooledBody } from "./types.ts";
-import { concatBytes } from "../util/bytes.ts";
+import type { Batch, RowPacker, Spool, SpooledBody, SpoolWriter } from "./types.ts";
+import { concatBytes, freeBytes } from "../util/bytes.ts";
 
 /** Writes rows `from` to `to` (exclusive) as CSV lines, each ending in CRLF. */
 export type CsvRowsWriter = (rows: readonly MappedRow[], from: number, to: number) => string;
@@ -131,21 +131,12 @@ export function bodySteps(format: "json" | "csv"): PackSteps<BodyState, SpooledB
       return state;
     },
     add(state, rows) {
-      for (let from = 0; from < rows.length;) {
-        const to = Math.min(rows.length, from + state.pieceRows);
-        let text: string;
-        if (state.write) text = state.write(rows, from, to);
-        else {
-          const json = JSON.stringify(
-            from === 0 && to === rows.length ? rows : rows.slice(from, to),
-          );
-          text = state.rows === 0 ? json.slice(0, -1) : `,${json.slice(1, -1)}`;
-        }
-        state.out.write(text);
-        state.rows += to - from;
-        state.pieceRows = pieceRows(to - from, text.length);
-        from = to;
-      }
+      const write = state.write;
+      writePieces(
+        state,
+        rows,
+        write ?? ((rows, from, to) => jsonPiece(rows, from, to, state.rows)),
+      );
     },
     end(state) {
       if (!state.write) state.out.write(state.rows === 0 ? "[]" : "]");
@@ -155,25 +146,53 @@ export function bodySteps(format: "json" | "csv"): PackSteps<BodyState, SpooledB
   };
 }
 
-/** A body being built by {@link bodySteps}. */
-export interface BodyState {
-  out: ReturnType<Spool["open"]>;
+/** A body being written in pieces of text (see {@link writePieces}). */
+export interface PieceState {
+  out: SpoolWriter;
+  /** Rows written so far. */
   rows: number;
   /** Rows per piece of text, from the size of the last piece (see {@link pieceRows}). */
   pieceRows: number;
+}
+
+/** A body being built by {@link bodySteps}. */
+export interface BodyState extends PieceState {
   write?: CsvRowsWriter;
 }
 
 /**
- * Gives the memory of pieces back at once, rather than when the garbage collector next runs: by
- * then several batches' bytes could be waiting to be freed. Call it only when nothing will read
- * the pieces again.
+ * Writes rows in pieces of text small enough to die young (see {@link pieceRows}), each the text
+ * of rows `from` to `to` (exclusive) as `text` serialises them.
  */
-export function freeBytes(parts: readonly Uint8Array[]): void {
-  for (const p of parts) {
-    const buffer = p.buffer;
-    if (buffer instanceof ArrayBuffer && !buffer.detached) buffer.transfer(0);
+export function writePieces(
+  state: PieceState,
+  rows: readonly MappedRow[],
+  text: (rows: readonly MappedRow[], from: number, to: number) => string,
+): void {
+  for (let from = 0; from < rows.length;) {
+    const to = Math.min(rows.length, from + state.pieceRows);
+    const piece = text(rows, from, to);
+    state.out.write(piece);
+    state.rows += to - from;
+    state.pieceRows = pieceRows(to - from, piece.length);
+    from = to;
   }
+}
+
+/**
+ * Rows `from` to `to` of a JSON array being written: `JSON.stringify` of them, opened with `open`
+ * and `[` when no row was written before (`before`), else continuing after a comma; `]` is the
+ * caller's to write at the end.
+ */
+export function jsonPiece(
+  rows: readonly MappedRow[],
+  from: number,
+  to: number,
+  before: number,
+  open = "",
+): string {
+  const json = JSON.stringify(from === 0 && to === rows.length ? rows : rows.slice(from, to));
+  return before === 0 ? open + json.slice(0, -1) : `,${json.slice(1, -1)}`;
 }
 
 /**
@@ -221,7 +240,9 @@ function partsBody(parts: Uint8Array[], size: number): SpooledBody {
       if (freed()) throw new Error("The body was freed: its exchange is over");
       return concatBytes(parts);
     },
-    free: () => freeBytes(parts),
+    // At once, rather than when the garbage collector next runs: by then several batches' bytes
+    // could be waiting to be freed.
+    free: () => parts.forEach(freeBytes),
   };
 }
 

@@ -15,3 +15,13 @@ export function concatBytes(pieces: readonly Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * Gives an array's memory back now (its buffer transferred to length 0) rather than at the next
+ * garbage collection that looks at external memory; for an array nothing reads again. An array
+ * already given back, or on a shared buffer, is left as it is.
+ */
+export function freeBytes(a: ArrayBufferView): void {
+  const buffer = a.buffer;
+  if (buffer instanceof ArrayBuffer && !buffer.detached) buffer.transfer(0);
+}

@@ -8,6 +8,7 @@
  * @module
  */
 import type { Value } from "../mapping/mod.ts";
+import { freeBytes } from "./bytes.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -50,7 +51,7 @@ export class KeyColumn implements Keys {
     if (i + 2 > this.#offsets.length) {
       const offsets = new Uint32Array(Math.ceil(this.#offsets.length * 1.5));
       offsets.set(this.#offsets);
-      give(this.#offsets);
+      freeBytes(this.#offsets);
       this.#offsets = offsets;
     }
     const at = this.#offsets[i]!;
@@ -64,7 +65,7 @@ export class KeyColumn implements Keys {
         Math.max(Math.ceil(this.#bytes.length * 1.5), at + key.length * 3),
       );
       bytes.set(this.#bytes.subarray(0, at));
-      give(this.#bytes);
+      freeBytes(this.#bytes);
       this.#bytes = bytes;
     }
     const b = this.#bytes;
@@ -85,8 +86,8 @@ export class KeyColumn implements Keys {
    * than at the full collection that would free a long-lived batch's arrays. It is empty after.
    */
   release(): void {
-    give(this.#offsets);
-    give(this.#bytes);
+    freeBytes(this.#offsets);
+    freeBytes(this.#bytes);
     this.#offsets = new Uint32Array(1);
     this.#bytes = new Uint8Array(0);
     this.#others.clear();
@@ -113,9 +114,4 @@ export class KeyColumn implements Keys {
     }
     return dec.decode(b.subarray(start, end));
   }
-}
-
-/** Gives an array's memory back now: an outgrown or released column is never read again. */
-function give(a: Uint8Array | Uint32Array): void {
-  if (a.buffer instanceof ArrayBuffer && !a.buffer.detached) a.buffer.transfer(0);
 }

@@ -8,8 +8,8 @@ import { RunnerError } from "../../errors.ts";
 import type { MappedRow, Value } from "../../mapping/mod.ts";
 import { csvCell } from "../_csv.ts";
 import { zipOne } from "../_zip.ts";
-import type { Batch, SpooledBody, SpoolWriter } from "../types.ts";
-import { type PackSteps, pieceRows } from "../_wire.ts";
+import type { Batch, SpooledBody } from "../types.ts";
+import { jsonPiece, type PackSteps, type PieceState, writePieces } from "../_wire.ts";
 import { render, renderJson, type Scope } from "./_template.ts";
 import type { RequestDecl } from "./schema.ts";
 
@@ -37,15 +37,12 @@ export interface RowsData {
 }
 
 /** A rows body being built by {@link rowsSteps}. */
-export interface RowsState {
-  out: SpoolWriter;
-  rows: number;
-  /** Rows per piece of text (see `pieceRows`). */
-  pieceRows: number;
-  /** CSV: writes rows as lines. */
-  lines?: (rows: readonly MappedRow[]) => string;
-  /** JSON: the wrapping property, if any. */
-  property?: string;
+export interface RowsState extends PieceState {
+  /** CSV: writes rows `from` to `to` (exclusive) as lines. */
+  lines?: (rows: readonly MappedRow[], from: number, to: number) => string;
+  /** JSON: what opens and closes the array (a wrapping object's property, if any). */
+  open: string;
+  close: string;
 }
 
 /**
@@ -63,7 +60,7 @@ export function rowsSteps(
   const push = (state: RowsState, text: string) => state.out.write(text);
   return {
     begin(batch, spool) {
-      const state: RowsState = { out: spool.open(), rows: 0, pieceRows: 64 };
+      const state: RowsState = { out: spool.open(), rows: 0, pieceRows: 64, open: "", close: "" };
       if (decl.csv) {
         const csv = decl.csv;
         const eol = lineEnding(csv, scopeOf(batch));
@@ -71,43 +68,33 @@ export function rowsSteps(
           ? quoted
           : (v: Value | undefined) => csvCell(v, csv.delimiter);
         const fields = batch.fields;
-        state.lines = (rows) => {
+        state.lines = (rows, from, to) => {
           let out = "";
-          for (const row of rows) out += fields.map((f) => cell(row[f])).join(csv.delimiter) + eol;
+          for (let i = from; i < to; i++) {
+            const row = rows[i]!;
+            out += fields.map((f) => cell(row[f])).join(csv.delimiter) + eol;
+          }
           return out;
         };
         if (csv.header) push(state, fields.map((f) => cell(f)).join(csv.delimiter) + eol);
       } else if (decl.json_rows) {
-        if (decl.json_rows.property !== undefined) state.property = decl.json_rows.property;
+        const property = decl.json_rows.property;
+        if (property !== undefined) {
+          [state.open, state.close] = [`{${JSON.stringify(property)}:`, "}"];
+        }
       } else throw new RunnerError("internal", "Not a rows body");
       return state;
     },
     add(state, rows) {
-      // In pieces small enough to die young (see `pieceRows`).
-      for (let from = 0; from < rows.length;) {
-        const to = Math.min(rows.length, from + state.pieceRows);
-        const piece = from === 0 && to === rows.length ? rows : rows.slice(from, to);
-        let text: string;
-        if (state.lines) text = state.lines(piece);
-        else {
-          const json = JSON.stringify(piece);
-          if (state.rows > 0) text = `,${json.slice(1, -1)}`;
-          else {
-            const open = state.property === undefined ? "" : `{${JSON.stringify(state.property)}:`;
-            text = open + json.slice(0, -1);
-          }
-        }
-        push(state, text);
-        state.rows += piece.length;
-        state.pieceRows = pieceRows(piece.length, text.length);
-        from = to;
-      }
+      writePieces(
+        state,
+        rows,
+        state.lines ?? ((rows, from, to) => jsonPiece(rows, from, to, state.rows, state.open)),
+      );
     },
     end(state) {
       if (!state.lines) {
-        const close = state.property === undefined ? "" : "}";
-        const open = state.property === undefined ? "" : `{${JSON.stringify(state.property)}:`;
-        push(state, state.rows === 0 ? `${open}[]${close}` : `]${close}`);
+        push(state, state.rows === 0 ? `${state.open}[]${state.close}` : `]${state.close}`);
       }
       return { data: state.out.end(), contentType: decl.csv ? "text/csv" : "application/json" };
     },
