@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { RunnerError } from "../errors.ts";
 import { openSource, type SourceOptions, type SourceRecord } from "./mod.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 /** Read sizes every helper tries: tiny ones cut records (and UTF-8 sequences) anywhere. */
 export const READ_SIZES = [1, 2, 3, 7, 64, 1 << 20];
@@ -100,14 +101,7 @@ export async function assertSourceError(
 
 /** Concatenates text (encoded as UTF-8) and raw bytes, to build files with invalid UTF-8. */
 export function bytes(...parts: (string | number[])[]): Uint8Array {
-  const chunks = parts.map((p) =>
-    typeof p === "string" ? new TextEncoder().encode(p) : new Uint8Array(p)
+  return concatBytes(
+    parts.map((p) => typeof p === "string" ? new TextEncoder().encode(p) : new Uint8Array(p)),
   );
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }

@@ -139,15 +139,14 @@ export class KeyLines {
     }
     this.#setLine(at, line);
     const b = this.#log;
-    let n = key.length;
-    let ascii = true;
+    let utf8: Uint8Array | undefined;
     for (let i = 0; i < key.length; i++) {
       if (key.charCodeAt(i) >= 0x80) {
-        ascii = false;
+        utf8 = enc.encode(key);
         break;
       }
     }
-    if (!ascii) n = enc.encode(key).length;
+    const n = utf8 ? utf8.length : key.length;
     let p = at + 4;
     if (n < 0x80) b[p++] = n;
     else if (n < 0x4000) {
@@ -158,8 +157,8 @@ export class KeyLines {
       b[p++] = ((n >>> 7) & 0x7f) | 0x80;
       b[p++] = n >>> 14;
     }
-    if (ascii) { for (let i = 0; i < n; i++) b[p + i] = key.charCodeAt(i); }
-    else enc.encodeInto(key, b.subarray(p));
+    if (utf8) b.set(utf8, p);
+    else for (let i = 0; i < n; i++) b[p + i] = key.charCodeAt(i);
     this.#end = p + n;
     this.#count++;
     // Linear probing stays short up to three quarters full.

@@ -65,32 +65,29 @@ export class ZipWriter {
     // Bit 11: the name is UTF-8.
     const flags = name.some((b) => b >= 0x80) ? 0x0800 : 0;
     const [time, date] = dosTime(new Date());
+    // The fields both headers share, from "version needed" to the name's length: the local
+    // header has them at 4, the central directory entry at 6 (after "made by").
+    const fields = (v: DataView, at: number) => {
+      v.setUint16(at, 20, true); // version needed: 2.0 (deflate)
+      v.setUint16(at + 2, flags, true);
+      v.setUint16(at + 4, 8, true); // deflate
+      v.setUint16(at + 6, time, true);
+      v.setUint16(at + 8, date, true);
+      v.setUint32(at + 10, this.#crc >>> 0, true);
+      v.setUint32(at + 14, deflated.length, true);
+      v.setUint32(at + 18, this.#size, true);
+      v.setUint16(at + 22, name.length, true);
+    };
     const local = new Uint8Array(30 + name.length);
     const l = new DataView(local.buffer);
     l.setUint32(0, 0x04034b50, true);
-    l.setUint16(4, 20, true); // version needed: 2.0 (deflate)
-    l.setUint16(6, flags, true);
-    l.setUint16(8, 8, true); // deflate
-    l.setUint16(10, time, true);
-    l.setUint16(12, date, true);
-    l.setUint32(14, this.#crc >>> 0, true);
-    l.setUint32(18, deflated.length, true);
-    l.setUint32(22, this.#size, true);
-    l.setUint16(26, name.length, true);
+    fields(l, 4);
     local.set(name, 30);
     const central = new Uint8Array(46 + name.length + 22);
     const c = new DataView(central.buffer);
     c.setUint32(0, 0x02014b50, true);
     c.setUint16(4, 20, true); // made by: 2.0
-    c.setUint16(6, 20, true);
-    c.setUint16(8, flags, true);
-    c.setUint16(10, 8, true);
-    c.setUint16(12, time, true);
-    c.setUint16(14, date, true);
-    c.setUint32(16, this.#crc >>> 0, true);
-    c.setUint32(20, deflated.length, true);
-    c.setUint32(24, this.#size, true);
-    c.setUint16(28, name.length, true);
+    fields(c, 6);
     // extra, comment, disk, internal and external attributes, local header offset: 0.
     central.set(name, 46);
     const end = 46 + name.length;
