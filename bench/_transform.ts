@@ -15,6 +15,7 @@
 import { compile } from "../runner/compile.ts";
 import { loadPipeline } from "../runner/config/mod.ts";
 import { execute } from "../runner/execute/mod.ts";
+import { keyFile } from "../runner/execute/spool.ts";
 import { PIPELINE_SCHEMA } from "../runner/registry.ts";
 import type { Batch, BatchResults, Spool, StatusResult, Target } from "../runner/targets/mod.ts";
 import { bodySteps, Packs } from "../runner/targets/_wire.ts";
@@ -93,7 +94,14 @@ async function main(args: string[]): Promise<void> {
   plan.target = sink.target;
   // The first status check answers "done": wait no longer than a timer tick for it.
   plan.polling = { ...plan.polling, interval: 0, backoff: 1, max_interval: 0 };
-  const summary = await execute(plan, { fetch, log: () => {} });
+  // As `run` does, the duplicate check's keys past 786,000 go to files in the state folder.
+  const state = await Deno.makeTempDir({ prefix: "bulkrun-bench-state-" });
+  let summary;
+  try {
+    summary = await execute(plan, { fetch, log: () => {}, keyFiles: () => keyFile(state) });
+  } finally {
+    await Deno.remove(state, { recursive: true });
+  }
   const ms = performance.now() - t0;
   if (dump > 0) {
     console.log(JSON.stringify(kept));

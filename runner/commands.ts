@@ -12,7 +12,7 @@ import { formatDiagnostic, PipelineError, RunnerError } from "./errors.ts";
 import { EXIT } from "./exit.ts";
 import { execute, type ExecuteDeps } from "./execute/mod.ts";
 import { openChanges, type OpenedChanges } from "./execute/changes.ts";
-import { fileSpool } from "./execute/spool.ts";
+import { fileSpool, keyFile } from "./execute/spool.ts";
 import { humanReport, oneLine } from "./report/human.ts";
 import { progressPrinter } from "./report/progress.ts";
 import {
@@ -361,8 +361,10 @@ async function executeOnce(
     ...(once ? { fetchOnce: once.fetch } : {}),
     log: say,
     journal,
-    // Bodies packed ahead wait on disk beside the journal, not in memory.
+    // Bodies packed ahead wait on disk beside the journal, not in memory; so do the duplicate
+    // check's keys past 786,000.
     spool: fileSpool(options.stateDir ?? ".state", say),
+    keyFiles: () => keyFile(options.stateDir ?? ".state"),
     ...(!options.quiet && !options.json
       ? { progress: progressPrinter(plan.name, (t) => io.errRaw(t), io.stderrIsTty) }
       : {}),

@@ -9,7 +9,7 @@ import type { Plan } from "./compile.ts";
 import { closest } from "./util/suggest.ts";
 import type { Diagnostic } from "./errors.ts";
 import { duplicateFinder, type LineOfKey } from "./execute/batcher.ts";
-import { KeyLines } from "./state/mod.ts";
+import { KeyIndex } from "./state/mod.ts";
 import { openSource, type Source, type SourceOptions } from "./sources/mod.ts";
 
 /** Problems and warnings found in the source's header. */
@@ -91,19 +91,30 @@ export interface RejectScan {
  * sending nothing (the first pass of `limits.stop_before_send_on_error_rate`).
  *
  * @param last `duplicates: last_wins`: each key's last line (from `lastLines`)
+ * @param newIndex makes the duplicate check's key index (see `duplicateFinder`)
  */
 export async function scanRejects(
   plan: Pick<Plan, "source" | "mapper" | "keyOf" | "duplicates">,
   open: (o: SourceOptions) => Source = openSource,
   last?: LineOfKey,
+  newIndex?: () => KeyIndex,
 ): Promise<RejectScan> {
   let read = 0;
   let rejected = 0;
-  const dupes = duplicateFinder(plan.duplicates, last);
-  for await (const rec of open(plan.source).records()) {
-    read++;
-    if (rec.error !== undefined || !plan.mapper.map(rec.values).ok) rejected++;
-    else if (dupes(plan.keyOf(rec.values), rec.line)?.reject) rejected++;
+  // The scan's own index: given back (files and all) when the scan ends, not with the run.
+  let index: KeyIndex | undefined;
+  const dupes = duplicateFinder(plan.duplicates, last, () => {
+    index = newIndex?.() ?? new KeyIndex();
+    return index;
+  });
+  try {
+    for await (const rec of open(plan.source).records()) {
+      read++;
+      if (rec.error !== undefined || !plan.mapper.map(rec.values).ok) rejected++;
+      else if (dupes(plan.keyOf(rec.values), rec.line)?.reject) rejected++;
+    }
+  } finally {
+    index?.close();
   }
   return { read, rejected };
 }
@@ -111,15 +122,17 @@ export async function scanRejects(
 /**
  * The pre-scan of `duplicates: last_wins`: reads and maps the whole source once and keeps, for
  * each key, the line of its last row that reads and maps (so a last row rejected for its values
- * does not make the row before it lose too). Only key → line is kept, in a compact `KeyLines`.
- * Undefined for every other policy, which needs no pre-scan.
+ * does not make the row before it lose too). Only key → line is kept, in a compact `KeyIndex`
+ * (from `newIndex`, by default in memory alone). Undefined for every other policy, which needs
+ * no pre-scan.
  */
 export async function lastLines(
   plan: Pick<Plan, "source" | "mapper" | "keyOf" | "duplicates">,
   open: (o: SourceOptions) => Source = openSource,
-): Promise<KeyLines | undefined> {
+  newIndex: () => KeyIndex = () => new KeyIndex(),
+): Promise<KeyIndex | undefined> {
   if (plan.duplicates !== "last_wins") return undefined;
-  const last = new KeyLines();
+  const last = newIndex();
   for await (const rec of open(plan.source).records()) {
     if (rec.error !== undefined || !plan.mapper.map(rec.values).ok) continue;
     const key = plan.keyOf(rec.values);

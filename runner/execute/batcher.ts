@@ -10,7 +10,7 @@ import type { SourceRecord } from "../sources/mod.ts";
 import type { MappedRow } from "../mapping/mod.ts";
 import type { Batch, RowPacker } from "../targets/mod.ts";
 import type { ChangeTracker } from "./changes.ts";
-import { KeyLines } from "../state/mod.ts";
+import { KeyIndex } from "../state/mod.ts";
 import { KeyColumn } from "../util/key_column.ts";
 import type { RunLedger } from "./ledger.ts";
 
@@ -37,7 +37,7 @@ export type DuplicateCheck = (
   line: number,
 ) => { reject: boolean; message: string } | undefined;
 
-/** Each key's line, as the `last_wins` pre-scan found it (a `KeyLines`, or a Map in tests). */
+/** Each key's line, as the `last_wins` pre-scan found it (a `KeyIndex`, or a Map in tests). */
 export type LineOfKey = Pick<ReadonlyMap<string, number>, "get">;
 
 /** What to do with a key seen again in the same file (`duplicates`). */
@@ -49,14 +49,17 @@ export type DuplicatePolicy = Plan["duplicates"];
  * `last_wins` drops every row that is not the last of its key in `last` (from a first pass
  * over the source, `lastLines`); `allow` finds nothing. A dropped row is a local reject
  * naming both lines, so it is counted and written to the rejects file. Keys live in one
- * `KeyLines` (typed arrays): 23–29 bytes a key of 10 characters, so 1M keys take about 25 MB
- * and no object per key (`allow` keeps none).
+ * `KeyIndex` (typed arrays): 23–29 bytes a key of 10 characters, so 1M keys take about 25 MB
+ * and no object per key, and past 786,000 keys, with `newIndex` giving it files, 2 bytes a key
+ * (`allow` keeps none).
  *
  * @param last `last_wins`: each key's last line (rows the pre-scan did not see are sent)
+ * @param newIndex makes the index of `reject` and `first_wins` (by default in memory alone)
  */
 export function duplicateFinder(
   policy: DuplicatePolicy,
   last?: LineOfKey,
+  newIndex: () => KeyIndex = () => new KeyIndex(),
 ): DuplicateCheck {
   if (policy === "allow") return () => undefined;
   const quoted = (key: string) => `Duplicate key ${JSON.stringify(key)}`;
@@ -72,7 +75,7 @@ export function duplicateFinder(
       };
     };
   }
-  const seen = new KeyLines();
+  const seen = newIndex();
   return (key, line) => {
     if (key === undefined) return undefined;
     const first = seen.claim(key, line);
@@ -120,6 +123,7 @@ export class Batcher {
    * @param lastLines `duplicates: last_wins`: each key's last line (`lastLines` in preflight)
    * @param pack starts packing a batch as it fills (`Target.pack`): its rows are handed over a
    *   chunk at a time and none is kept in the batch
+   * @param newIndex makes the duplicate check's key index (see `duplicateFinder`)
    */
   constructor(
     plan: BatcherPlan,
@@ -129,13 +133,14 @@ export class Batcher {
     changes?: ChangeTracker,
     lastLines?: LineOfKey,
     pack?: (batch: Batch) => RowPacker | undefined,
+    newIndex?: () => KeyIndex,
   ) {
     this.#plan = plan;
     this.#size = size;
     this.#ledger = ledger;
     this.#rejects = rejects;
     this.#changes = changes;
-    this.#dupes = duplicateFinder(plan.duplicates ?? "allow", lastLines);
+    this.#dupes = duplicateFinder(plan.duplicates ?? "allow", lastLines, newIndex);
     this.#pack = pack;
     this.#cur = this.#fresh();
   }

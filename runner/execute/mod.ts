@@ -36,6 +36,7 @@ import { sleep as defaultSleep } from "./schedule.ts";
 import { type Verdict, verdict } from "./verdict.ts";
 import { EXIT } from "../exit.ts";
 import { memorySpool, type Spool } from "../targets/mod.ts";
+import { KeyIndex } from "../state/mod.ts";
 import { KeyColumn } from "../util/key_column.ts";
 
 /** A snapshot of a run in progress, for the progress line. */
@@ -67,6 +68,13 @@ export interface ExecuteDeps {
   changes?: ChangeTracker;
   /** Where bodies packed ahead wait for their turn (`fileSpool`); in memory by default. */
   spool?: Spool;
+  /**
+   * Makes the files the duplicate check's keys move to past 786,000 keys (`keyFiles`); without it,
+   * they all stay in memory.
+   */
+  keyFiles?: () => Deno.FsFile;
+  /** Keys the duplicate check holds in memory before it uses `keyFiles` (tests make it small). */
+  keyMemory?: number;
 }
 
 /** One run's wiring, shared by the steps below. */
@@ -88,6 +96,30 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * @throws {RunnerError} only for problems found before anything was sent (an unreadable source)
  */
 export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
+  // The key indexes of the run (the duplicate check, the `last_wins` pre-scan) and their files
+  // live as long as it does.
+  const indexes: KeyIndex[] = [];
+  const newIndex = () => {
+    const index = new KeyIndex({
+      ...(deps.keyFiles ? { spill: deps.keyFiles } : {}),
+      ...(deps.keyMemory ? { memoryKeys: deps.keyMemory } : {}),
+      log: deps.log,
+    });
+    indexes.push(index);
+    return index;
+  };
+  try {
+    return await executeWith(plan, deps, newIndex);
+  } finally {
+    for (const index of indexes) index.close();
+  }
+}
+
+async function executeWith(
+  plan: Plan,
+  deps: ExecuteDeps,
+  newIndex: () => KeyIndex,
+): Promise<Summary> {
   const now = deps.now ?? Date.now;
   const started = now();
   const ledger = new RunLedger({
@@ -100,7 +132,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
     deps.journal?.writer.record(redactDeep(e, plan.secrets) as JournalEvent);
   // Before the rejects file exists, so a source that fails here leaves nothing half-written.
   const open = deps.openSource ?? defaultOpenSource;
-  const last = await lastLines(plan, open);
+  const last = await lastLines(plan, open, newIndex);
   const source = open(plan.source);
   const rejects = plan.output.rejects
     ? new RedactingRejects(plan.output.rejects, () => source.columns(), {
@@ -144,8 +176,17 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<Summary> {
   const target = plan.target;
   const spool = deps.spool ?? memorySpool;
   const pack = target.pack ? (b: InFlight["batch"]) => target.pack!(b, spool) : undefined;
-  const batcher = new Batcher(plan, target.batchSize, ledger, rejects, deps.changes, last, pack);
-  const over = plan.stopBeforeSend ? await rejectRateOver(plan, deps, last) : undefined;
+  const batcher = new Batcher(
+    plan,
+    target.batchSize,
+    ledger,
+    rejects,
+    deps.changes,
+    last,
+    pack,
+    newIndex,
+  );
+  const over = plan.stopBeforeSend ? await rejectRateOver(plan, deps, last, newIndex) : undefined;
   if (over) {
     ledger.stop("limit", over);
     await readOnly(source, batcher, ledger);
@@ -258,8 +299,9 @@ async function rejectRateOver(
   plan: Plan,
   deps: ExecuteDeps,
   last: LineOfKey | undefined,
+  newIndex: () => KeyIndex,
 ): Promise<string | undefined> {
-  const scan = await scanRejects(plan, deps.openSource ?? defaultOpenSource, last);
+  const scan = await scanRejects(plan, deps.openSource ?? defaultOpenSource, last, newIndex);
   const rate = scan.read === 0 ? 0 : scan.rejected / scan.read;
   if (rate <= plan.maxErrorRate) return undefined;
   const pct = (x: number) => `${Math.round(x * 10000) / 100}%`;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { compile, type Plan } from "../compile.ts";
 import { parsePipeline } from "../config/mod.ts";
 import { execute } from "./mod.ts";
+import { keyFile } from "./spool.ts";
 import { PIPELINE_SCHEMA } from "../registry.ts";
 import type { Source, SourceRecord } from "../sources/mod.ts";
 import type { Batch, BatchResults, StatusResult, Submission, Target } from "../targets/mod.ts";
@@ -200,4 +201,37 @@ Deno.test("execute() waits with growing intervals capped at max_interval", async
   });
   // On schedule: polls at 10, 30, 70, 110, 150 ms after the upload, whatever the answers took.
   assert.deepEqual(waits, [10, 17, 37, 37, 37]);
+});
+
+Deno.test("execute() finds the same duplicates when the keys move to files as when they stay in memory", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // 40 rows, 20 distinct keys: a key comes back 5 to 30 lines after it was first seen, long
+    // after it moved to a file (4 keys in memory).
+    const records = Array.from({ length: 40 }, (_, i) => ({
+      line: i + 2,
+      values: { ID: `k${(i * 7) % 20}`, N: String(i) },
+    }));
+    for (const policy of ["reject", "first_wins", "last_wins"]) {
+      const runOnce = async (files: boolean) => {
+        const plan = await planOf(`duplicates: ${policy}\nlimits: { max_error_rate: 1 }`);
+        const fake = fakeTarget();
+        plan.target = fake.target;
+        const s = await execute(plan, {
+          ...deps(records),
+          ...(files ? { keyFiles: () => keyFile(dir), keyMemory: 4 } : {}),
+        });
+        return { sent: fake.sent.flat(), errors: s.errors.map((e) => [e.source_line, e.message]) };
+      };
+      const inMemory = await runOnce(false);
+      const onDisk = await runOnce(true);
+      assert.equal(inMemory.sent.length, 20, policy);
+      assert.equal(inMemory.errors.length, 20, policy);
+      assert.deepEqual(onDisk, inMemory, policy);
+    }
+    // Every file was closed (the test's resource check) and none has a name.
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -14,6 +14,7 @@
  */
 import { memorySpool, type Spool, type SpooledBody, type SpoolWriter } from "../targets/mod.ts";
 import { freeBytes } from "../util/bytes.ts";
+import { openUnnamed } from "../util/fs.ts";
 
 /** Bytes read from a spooled body per piece of its stream. */
 export const SPOOL_READ_BYTES = 256 * 1024;
@@ -33,8 +34,7 @@ const dec = new TextDecoder();
 export function fileSpool(
   dir: string,
   log: (line: string) => void,
-  open: (path: string) => Deno.FsFile = (path) =>
-    Deno.openSync(path, { read: true, write: true, createNew: true, mode: 0o600 }),
+  open?: (path: string) => Deno.FsFile,
 ): Spool {
   // Text is encoded into one buffer, reused by every write of the run (writes are synchronous).
   const scratch = new Scratch();
@@ -50,22 +50,16 @@ export function fileSpool(
   };
   return {
     open(): SpoolWriter {
-      let file: Deno.FsFile;
-      const path = `${dir.replace(/\/+$/, "")}/.spool-${crypto.randomUUID()}`;
+      let made;
       try {
-        file = open(path);
+        made = openUnnamed(dir, ".spool", open);
       } catch (err) {
         fallBack(err);
         return memorySpool.open();
       }
-      let named = true;
-      try {
-        Deno.removeSync(path);
-        named = false;
-      } catch {
-        // Removed when freed instead (a system that cannot remove an open file).
-      }
-      return new FileWriter(file, named ? path : undefined, scratch, fallBack);
+      // A system that cannot remove an open file: the body's file is removed when freed instead.
+      const { file, named } = made;
+      return new FileWriter(file, named, scratch, fallBack);
     },
   };
 }
@@ -260,4 +254,17 @@ function closeQuietly(file: Deno.FsFile, path: string | undefined): void {
   } catch {
     // Gone already; a leftover `.spool-*` holds no secret and is removed by no one else.
   }
+}
+
+/**
+ * A file for the keys the duplicate check moves out of memory (`KeyIndex`), beside the bodies
+ * and as private: mode 0600 and no name.
+ *
+ * @throws {Error} when no such file can be made, or the system cannot remove an open file
+ */
+export function keyFile(dir: string): Deno.FsFile {
+  const { file, named } = openUnnamed(dir, ".keys");
+  if (named === undefined) return file;
+  closeQuietly(file, named);
+  throw new Error("this system cannot remove an open file");
 }

@@ -41,16 +41,16 @@ export class KeyLines {
 
   /** The line of a key, or undefined when it was never set. */
   get(key: string): number | undefined {
-    const at = this.#find(key, this.#hash(key));
-    return at < 0 ? undefined : this.#lineAt(at);
+    const at = this.find(key, this.hash(key));
+    return at < 0 ? undefined : this.lineAt(at);
   }
 
   /** Sets the line of a key, adding the key when it is new. */
   set(key: string, line: number): void {
-    const h = this.#hash(key);
-    const at = this.#find(key, h);
-    if (at >= 0) this.#setLine(at, line);
-    else this.#add(key, h, line);
+    const h = this.hash(key);
+    const at = this.find(key, h);
+    if (at >= 0) this.setLine(at, line);
+    else this.add(key, h, line);
   }
 
   /**
@@ -58,15 +58,18 @@ export class KeyLines {
    * `line` (one lookup for both).
    */
   claim(key: string, line: number): number | undefined {
-    const h = this.#hash(key);
-    const at = this.#find(key, h);
-    if (at >= 0) return this.#lineAt(at);
-    this.#add(key, h, line);
+    const h = this.hash(key);
+    const at = this.find(key, h);
+    if (at >= 0) return this.lineAt(at);
+    this.add(key, h, line);
     return undefined;
   }
 
-  /** FNV-1a of the key's UTF-8 bytes, through MurmurHash3's finaliser. */
-  #hash(key: string): number {
+  /**
+   * FNV-1a of the key's UTF-8 bytes, through MurmurHash3's finaliser: the hash `find` and `add`
+   * take (a `KeyIndex` computes it once for its memory and its files).
+   */
+  hash(key: string): number {
     let h = 0x811c9dc5 | 0;
     for (let i = 0; i < key.length; i++) {
       const c = key.charCodeAt(i);
@@ -80,7 +83,8 @@ export class KeyLines {
     return fmix(h ^ key.length);
   }
 
-  #find(key: string, h: number): number {
+  /** Where the entry of a key is in the log, or -1 when the key is not held. */
+  find(key: string, h: number): number {
     const slots = this.#slots;
     const tags = this.#tags;
     const tag = h >>> 24;
@@ -114,12 +118,14 @@ export class KeyLines {
     return p;
   }
 
-  #lineAt(at: number): number {
+  /** The line of the entry at `at` (from `find`). */
+  lineAt(at: number): number {
     const b = this.#log;
     return b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);
   }
 
-  #setLine(at: number, line: number): void {
+  /** Sets the line of the entry at `at` (from `find`). */
+  setLine(at: number, line: number): void {
     const b = this.#log;
     b[at] = line & 0xff;
     b[at + 1] = (line >>> 8) & 0xff;
@@ -127,7 +133,8 @@ export class KeyLines {
     b[at + 3] = (line >>> 24) & 0xff;
   }
 
-  #add(key: string, h: number, line: number): void {
+  /** Adds a key that `find` did not find, with its hash. */
+  add(key: string, h: number, line: number): void {
     const at = this.#end;
     // At most 3 bytes of length and 3 bytes per UTF-16 unit.
     const room = 4 + 3 + key.length * 3;
@@ -137,7 +144,7 @@ export class KeyLines {
       freeBytes(this.#log);
       this.#log = log;
     }
-    this.#setLine(at, line);
+    this.setLine(at, line);
     const b = this.#log;
     let utf8: Uint8Array | undefined;
     for (let i = 0; i < key.length; i++) {
@@ -164,6 +171,40 @@ export class KeyLines {
     // Linear probing stays short up to three quarters full.
     if (this.#count * 4 > this.#slots.length * 3) this.#reindex();
     else place(this.#slots, this.#tags, h, at);
+  }
+
+  /**
+   * The entries as they lie in memory, for a `KeyIndex` to write to a file: the log up to its
+   * end, and per slot the entry offset + 1 (4 bytes, little-endian) and the hash tag, 5 bytes a
+   * slot. The map is empty afterwards, and its memory given back.
+   */
+  freeze(): { log: Uint8Array; slots: Uint8Array; slotCount: number; keys: number } {
+    const n = this.#slots.length;
+    const slots = new Uint8Array(n * 5);
+    const view = new DataView(slots.buffer);
+    for (let s = 0; s < n; s++) {
+      view.setUint32(s * 5, this.#slots[s]!, true);
+      slots[s * 5 + 4] = this.#tags[s]!;
+    }
+    const out = { log: this.#log.subarray(0, this.#end), slots, slotCount: n, keys: this.#count };
+    freeBytes(this.#slots);
+    freeBytes(this.#tags);
+    this.#log = new Uint8Array(16384);
+    this.#slots = new Uint32Array(2048);
+    this.#tags = new Uint8Array(2048);
+    this.#end = 0;
+    this.#count = 0;
+    return out;
+  }
+
+  /** Calls `f` with the hash of every key held (as `hash` gives it). */
+  forEachHash(f: (h: number) => void): void {
+    for (let at = 0; at < this.#end;) {
+      const start = this.#keyStart(at);
+      const len = this.#keyLength;
+      f(bytesHash(this.#log, start, len));
+      at = start + len;
+    }
   }
 
   /** Doubles the index and places every entry again, hashing the keys in the log. */

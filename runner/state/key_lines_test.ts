@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { KeyLines } from "./mod.ts";
+import { agreesWithMap } from "./_testing.ts";
 
 Deno.test("KeyLines keeps the line of every key, against a Map, through growth and non-ASCII keys", () => {
   const k = new KeyLines();
@@ -47,20 +48,11 @@ Deno.test("KeyLines agrees with a Map for random keys of any length and lines of
         { maxLength: 3000 },
       ),
       (ops) => {
-        const k = new KeyLines();
-        const m = new Map<string, number>();
-        for (const [key, line] of ops) {
-          if (line % 2 === 0) {
-            k.set(key, line);
-            m.set(key, line);
-          } else {
-            const first = m.get(key);
-            assert.equal(k.claim(key, line), first);
-            if (first === undefined) m.set(key, line);
-          }
-        }
-        assert.equal(k.size, m.size);
-        for (const [key, line] of m) assert.equal(k.get(key), line);
+        // An even line sets, an odd one claims.
+        agreesWithMap(
+          new KeyLines(),
+          ops.map(([key, line]) => [key, line, line % 2 === 0 ? "set" : "claim"] as const),
+        );
       },
     ),
     { numRuns: 40 },

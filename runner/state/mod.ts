@@ -40,6 +40,7 @@ import { CONFIRMED, EVER, SEEN, Table } from "./_table.ts";
 
 export { rowHash } from "./_hash.ts";
 export { KeyLines } from "./_key_lines.ts";
+export { KeyIndex, type KeyIndexOptions, MEMORY_KEYS } from "./_key_index.ts";
 export { type LockHolder, StateLockedError } from "./_lock.ts";
 
 /**

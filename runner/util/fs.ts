@@ -214,3 +214,31 @@ export function assertCanWrite(path: string, within?: string): void {
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * A new file in `dir` that only this process can use: created with mode 0600 under a random
+ * `prefix-<uuid>` name (never through a planted link), then removed at once, so it has no name,
+ * nobody else can open it and a crash leaves nothing behind; its space is given back when it is
+ * closed. `named` is the path when the system could not remove an open file (remove it on close).
+ *
+ * @throws {Deno.errors.NotFound | Deno.errors.PermissionDenied | Error} when no file can be made
+ */
+export function openUnnamed(
+  dir: string,
+  prefix: string,
+  open: (path: string) => Deno.FsFile = createPrivate,
+): { file: Deno.FsFile; named: string | undefined } {
+  const path = `${dir.replace(/\/+$/, "")}/${prefix}-${crypto.randomUUID()}`;
+  const file = open(path);
+  try {
+    Deno.removeSync(path);
+    return { file, named: undefined };
+  } catch {
+    return { file, named: path };
+  }
+}
+
+/** Creates a new file that only its owner may read or write. */
+function createPrivate(path: string): Deno.FsFile {
+  return Deno.openSync(path, { read: true, write: true, createNew: true, mode: 0o600 });
+}
