@@ -140,8 +140,11 @@ export class KeyIndex {
       const filter = new BlockFilter(this.#memory.size);
       this.#memory.forEachHash((h) => filter.add(h));
       const frozen = this.#memory.freeze();
+      const slotCount = frozen.slots.length;
       try {
-        writeAll(file, frozen.slots);
+        // The slots in the machine's byte order: only this process reads them back.
+        writeAll(file, new Uint8Array(frozen.slots.buffer, 0, frozen.slots.byteLength));
+        writeAll(file, frozen.tags);
         writeAll(file, frozen.log);
       } catch (err) {
         // The keys are still in the frozen arrays: put them back before giving up on files.
@@ -149,9 +152,10 @@ export class KeyIndex {
         throw err;
       } finally {
         freeBytes(frozen.slots);
+        freeBytes(frozen.tags);
         freeBytes(frozen.log);
       }
-      this.#files.push(new KeyFile(file, frozen.slotCount, frozen.keys, filter));
+      this.#files.push(new KeyFile(file, slotCount, frozen.keys, filter));
     } catch (err) {
       try {
         file?.close();
@@ -171,10 +175,8 @@ export class KeyIndex {
 /** The keys of a frozen `KeyLines` in a fresh one (after a file could not take them). */
 function restore(frozen: ReturnType<KeyLines["freeze"]>): KeyLines {
   const k = new KeyLines();
-  const view = new DataView(frozen.slots.buffer, frozen.slots.byteOffset);
   const dec = new TextDecoder();
-  for (let s = 0; s < frozen.slotCount; s++) {
-    const e = view.getUint32(s * 5, true);
+  for (const e of frozen.slots) {
     if (e === 0) continue;
     const entry = readEntry(frozen.log, e - 1);
     k.set(dec.decode(frozen.log.subarray(entry.start, entry.start + entry.length)), entry.line);
@@ -234,22 +236,25 @@ class BlockFilter {
 }
 
 /**
- * A frozen `KeyLines` in a file: `slotCount` slots of 5 bytes (entry offset + 1, little-endian,
- * and the hash tag), then the log. Found the way `KeyLines` finds a key, a block of slots and an
- * entry at a time.
+ * A frozen `KeyLines` in a file: its `slotCount` slots (entry offset + 1, 4 bytes each), their
+ * hash tags (1 byte each), then the log. Found the way `KeyLines` finds a key, a block of slots
+ * and tags and an entry at a time.
  */
 class KeyFile {
   readonly keys: number;
   readonly #file: Deno.FsFile;
   readonly #mask: number;
+  readonly #tagsAt: number;
   readonly #logAt: number;
   readonly #filter: BlockFilter;
-  readonly #block = new Uint8Array(PROBE_SLOTS * 5);
+  readonly #slots = new Uint32Array(PROBE_SLOTS);
+  readonly #tags = new Uint8Array(PROBE_SLOTS);
   #entry = new Uint8Array(64);
 
   constructor(file: Deno.FsFile, slotCount: number, keys: number, filter: BlockFilter) {
     this.#file = file;
     this.#mask = slotCount - 1;
+    this.#tagsAt = slotCount * 4;
     this.#logAt = slotCount * 5;
     this.keys = keys;
     this.#filter = filter;
@@ -266,14 +271,12 @@ class KeyFile {
     let s = h & this.#mask;
     for (let seen = 0; seen < slots;) {
       const n = Math.min(PROBE_SLOTS, slots - s);
-      const block = this.#block.subarray(0, n * 5);
-      readAt(this.#file, s * 5, block);
+      readAt(this.#file, s * 4, new Uint8Array(this.#slots.buffer, 0, n * 4));
+      readAt(this.#file, this.#tagsAt + s, this.#tags.subarray(0, n));
       for (let i = 0; i < n; i++) {
-        const o = i * 5;
-        const e = (block[o]! | (block[o + 1]! << 8) | (block[o + 2]! << 16) |
-          (block[o + 3]! << 24)) >>> 0;
+        const e = this.#slots[i]!;
         if (e === 0) return -1;
-        if (block[o + 4] === tag && this.#holds(e - 1, utf8)) return e - 1;
+        if (this.#tags[i] === tag && this.#holds(e - 1, utf8)) return e - 1;
       }
       seen += n;
       s = (s + n) & this.#mask;

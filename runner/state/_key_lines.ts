@@ -175,20 +175,16 @@ export class KeyLines {
 
   /**
    * The entries as they lie in memory, for a `KeyIndex` to write to a file: the log up to its
-   * end, and per slot the entry offset + 1 (4 bytes, little-endian) and the hash tag, 5 bytes a
-   * slot. The map is empty afterwards, and its memory given back.
+   * end, the slots (entry offset + 1, 0 when empty) and their hash tags. The map is empty
+   * afterwards; the caller gives the arrays' memory back once it has written them.
    */
-  freeze(): { log: Uint8Array; slots: Uint8Array; slotCount: number; keys: number } {
-    const n = this.#slots.length;
-    const slots = new Uint8Array(n * 5);
-    const view = new DataView(slots.buffer);
-    for (let s = 0; s < n; s++) {
-      view.setUint32(s * 5, this.#slots[s]!, true);
-      slots[s * 5 + 4] = this.#tags[s]!;
-    }
-    const out = { log: this.#log.subarray(0, this.#end), slots, slotCount: n, keys: this.#count };
-    freeBytes(this.#slots);
-    freeBytes(this.#tags);
+  freeze(): { log: Uint8Array; slots: Uint32Array; tags: Uint8Array; keys: number } {
+    const out = {
+      log: this.#log.subarray(0, this.#end),
+      slots: this.#slots,
+      tags: this.#tags,
+      keys: this.#count,
+    };
     this.#log = new Uint8Array(16384);
     this.#slots = new Uint32Array(2048);
     this.#tags = new Uint8Array(2048);
