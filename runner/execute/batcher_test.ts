@@ -222,3 +222,31 @@ Deno.test("Batcher under duplicates: allow keeps, of a packed batch, the rows of
   batcher.add({ line: 7, values: { ID: "a", N: "7" } });
   assert.equal(batcher.rest()!.batch.rows[0], undefined);
 });
+
+Deno.test("Batcher under duplicates: allow tells a number key from a string key, and null from a missing key not at all", () => {
+  const ledger = new RunLedger({ maxErrors: 10, now: () => 0 });
+  const pack = () => ({ add: () => {}, end: () => {} });
+  // The key is mapped as it is: a number, a string, null or missing.
+  const typed: BatcherPlan = {
+    ...plan,
+    duplicates: "allow",
+    mapper: {
+      ...plan.mapper,
+      map: (v): MapResult => ({ ok: true, row: JSON.parse(String(v.ROW)) }),
+    },
+  };
+  const batcher = new Batcher(typed, 7, ledger, undefined, undefined, undefined, pack);
+  const rows = [
+    '{"id":1}',
+    '{"id":"1"}',
+    '{"id":1}',
+    '{"id":null}',
+    "{}",
+    '{"id":"é"}',
+    '{"id":"é"}',
+  ];
+  const full = rows.map((row, i) => batcher.add({ line: i + 2, values: { ROW: row } }));
+  const b = full.at(-1)!.batch;
+  // Held: the second 1 (line 4), the missing key after null (line 6), the second "é" (line 8).
+  assert.deepEqual([...b.rows.keys()].filter((i) => b.rows[i] !== undefined), [2, 4, 6]);
+});

@@ -193,6 +193,13 @@ export class KeyLines {
     return out;
   }
 
+  /** Forgets every key, keeping the room it has grown to (for a map used again and again). */
+  clear(): void {
+    this.#slots.fill(0);
+    this.#end = 0;
+    this.#count = 0;
+  }
+
   /** Calls `f` with the hash of every key held (as `hash` gives it). */
   forEachHash(f: (h: number) => void): void {
     for (let at = 0; at < this.#end;) {
