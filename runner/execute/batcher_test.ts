@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { MapResult } from "../mapping/mod.ts";
 import { checkCounts } from "../report/summary.ts";
-import { Batcher, type BatcherPlan, duplicateFinder } from "./batcher.ts";
+import { Batcher, type BatcherPlan, duplicateFinder, sparseRows } from "./batcher.ts";
 import { RunLedger } from "./ledger.ts";
 
 /** A batch's keys as an array. */
@@ -44,11 +44,11 @@ Deno.test("Batcher fills batches in source order with each row's source line", (
     batcher.add({ line, values: { ID: `k${line}`, N: String(line) } })
   );
   assert.deepEqual(out.map((b) => b?.batch.index), [undefined, 0, undefined, 1, undefined]);
-  assert.deepEqual(out[3]!.batch.lines, [4, 5]);
+  assert.deepEqual(Array.from(out[3]!.batch.lines), [4, 5]);
   assert.deepEqual(out[3]!.batch.rows, [{ id: "k4", n: 4 }, { id: "k5", n: 5 }]);
   assert.deepEqual(keysOf(out[3]!.batch), ["k4", "k5"]);
   const rest = batcher.rest()!;
-  assert.deepEqual([rest.batch.index, rest.batch.lines], [2, [6]]);
+  assert.deepEqual([rest.batch.index, Array.from(rest.batch.lines)], [2, [6]]);
   assert.deepEqual(ledger.counts().unsent, 5, "mapped rows are unsent until their batch is sent");
 });
 
@@ -249,4 +249,16 @@ Deno.test("Batcher under duplicates: allow tells a number key from a string key,
   const b = full.at(-1)!.batch;
   // Held: the second 1 (line 4), the missing key after null (line 6), the second "é" (line 8).
   assert.deepEqual([...b.rows.keys()].filter((i) => b.rows[i] !== undefined), [2, 4, 6]);
+});
+
+Deno.test("sparseRows is an array of holes of the given length", () => {
+  for (const n of [0, 1, 50_000]) {
+    const rows = sparseRows(n);
+    assert.equal(rows.length, n);
+    assert.equal(Object.keys(rows).length, 0);
+    assert.equal(rows[n - 1], undefined);
+  }
+  const rows = sparseRows(5);
+  rows[2] = { id: "a" };
+  assert.deepEqual([rows.length, Object.keys(rows)], [5, ["2"]]);
 });

@@ -26,8 +26,11 @@ export interface Batch {
    * only when the batch was not packed that way.
    */
   rows: MappedRow[];
-  /** Source line of each row (same index as `rows`). */
-  lines: number[];
+  /**
+   * Source line of each row (same index as `rows`). The batcher keeps them in a typed array (no
+   * 50,000-number array per batch for the garbage collector to promote); a plain array is one too.
+   */
+  lines: ArrayLike<number>;
   /**
    * The key field's value of each row (same index as `rows`), kept after the rows are let go:
    * read with `keys.at(i)`. The batcher keeps them compact (`KeyColumn`); a plain array is one too.
