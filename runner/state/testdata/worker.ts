@@ -19,7 +19,10 @@ const out = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s + "\
 if (mode === "hold") {
   for (let j = 0; j < 10; j++) store.confirm(`held-${j}`, j);
   out("ready");
-  await new Promise(() => {});
+  // A pending timer keeps the process alive until it is killed: a promise that never settles,
+  // with nothing else pending, ends the process at once ("top-level await never resolved"),
+  // which raced the test's SIGKILL.
+  await new Promise((resolve) => setTimeout(resolve, 3_600_000));
 }
 
 for (let b = 0;; b++) {

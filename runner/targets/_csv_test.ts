@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { csvRows, parseCsv } from "./_csv.ts";
+
+/**
+ * The reader `parseCsv` was before it sliced runs of plain characters (a character at a time),
+ * kept as the oracle of what it reads.
+ */
+function oracle(text: string, delimiter = ","): string[][] {
+  const records: string[][] = [];
+  let record: string[] = [];
+  let cell = "";
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  const n = text.length;
+  let line = 1;
+  const endRecord = () => {
+    record.push(cell);
+    cell = "";
+    if (!(record.length === 1 && record[0] === "")) records.push(record);
+    record = [];
+  };
+  while (i < n) {
+    const ch = text[i]!;
+    if (ch === '"' && cell === "") {
+      const start = line;
+      i++;
+      for (;;) {
+        if (i >= n) throw new Error(`never closed, opened on line ${start}`);
+        const c = text[i]!;
+        if (c === '"') {
+          if (text[i + 1] === '"') {
+            cell += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        if (c === "\n") line++;
+        cell += c;
+        i++;
+      }
+      continue;
+    }
+    if (ch === delimiter) {
+      record.push(cell);
+      cell = "";
+      i++;
+    } else if (ch === "\r" || ch === "\n") {
+      endRecord();
+      i += ch === "\r" && text[i + 1] === "\n" ? 2 : 1;
+      line++;
+    } else {
+      cell += ch;
+      i++;
+    }
+  }
+  if (cell !== "" || record.length > 0) endRecord();
+  return records;
+}
+
+Deno.test("parseCsv reads any text as the character-at-a-time reader did, errors and lines included", () => {
+  const pieces = ["a", "bc", ",", ";", '"', '""', "\r", "\n", "\r\n", " ", "é", "\ufeff", "x\ny"];
+  fc.assert(
+    fc.property(
+      fc.array(fc.constantFrom(...pieces), { maxLength: 60 }),
+      fc.constantFrom(",", ";"),
+      (parts, delimiter) => {
+        const text = parts.join("");
+        let want: string[][] | string;
+        try {
+          want = oracle(text, delimiter);
+        } catch (e) {
+          want = (e as Error).message;
+        }
+        let got: string[][] | string;
+        try {
+          got = parseCsv(text, delimiter);
+        } catch (e) {
+          const line = /opened on line (\d+)/.exec((e as Error).message)?.[1];
+          got = `never closed, opened on line ${line}`;
+        }
+        assert.deepEqual(got, want, JSON.stringify(text));
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("csvRows gives the records one at a time, and stops where the caller stops", () => {
+  const rows = csvRows('h1,h2\r\n1,"a\r\nb"\r\n2,c\r\n"open');
+  assert.deepEqual(rows.next().value, ["h1", "h2"]);
+  assert.deepEqual(rows.next().value, ["1", "a\r\nb"]);
+  assert.deepEqual(rows.next().value, ["2", "c"]);
+  assert.throws(() => rows.next(), /quoted field opened on line 5 is never closed/);
+});
