@@ -94,7 +94,7 @@ export function acquireLock(
   for (;;) {
     const file = Deno.openSync(path, { read: true, write: true, create: true });
     if (!file.tryLockSync(true)) {
-      const holder = parseHolder(readAll(file));
+      const holder = readHolderOf(file);
       file.close();
       throw lockedError(path, holder);
     }
@@ -127,6 +127,20 @@ export function acquireLock(
         }
       },
     };
+  }
+}
+
+/**
+ * The holder named in a lock file another run holds. That run locks the file before it writes its
+ * name in it, so a file found empty (or half-written) is read again for up to 200 ms before the
+ * holder is called unknown: under load the gap between the two was long enough to be seen.
+ */
+function readHolderOf(file: Deno.FsFile): LockHolder | undefined {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let tries = 0;; tries++) {
+    const holder = parseHolder(readAll(file));
+    if (holder || tries === 20) return holder;
+    Atomics.wait(pause, 0, 0, 10);
   }
 }
 

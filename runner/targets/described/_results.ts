@@ -5,7 +5,7 @@
  * @module
  */
 import { RunnerError } from "../../errors.ts";
-import { parseCsv } from "../_csv.ts";
+import { csvRows } from "../_csv.ts";
 import type { Batch, BatchResults, RowFailure } from "../types.ts";
 import { atPointer } from "./_template.ts";
 import type { Description, RowRules } from "./schema.ts";
@@ -18,20 +18,27 @@ export interface ResultSource {
   /** `results.files.<name>` or `results.inline`, for messages. */
   name: string;
   rules: RowRules;
-  records: ResultRecord[];
+  /** Read as the join goes (a CSV file a record at a time), so no record outlives its turn. */
+  records: Iterable<ResultRecord>;
 }
 
 type Outcome = "succeeded" | "failed" | "skipped" | "unprocessed";
 
-/** Reads a CSV result file into records; a repeated column name keeps its last cell. */
-export function csvRecords(text: string, delimiter: string): ResultRecord[] {
-  const [header, ...lines] = parseCsv(text, delimiter);
-  if (!header) return [];
-  return lines.map((cells) => {
+/**
+ * The records of a CSV result file, one at a time; a repeated column name keeps its last cell.
+ *
+ * @throws {RunnerError} `transport` (when iterated) when a quoted field is never closed
+ */
+export function* csvRecords(text: string, delimiter: string): Generator<ResultRecord> {
+  const rows = csvRows(text, delimiter);
+  const first = rows.next();
+  if (first.done) return;
+  const header = first.value;
+  for (const cells of rows) {
     const rec: ResultRecord = {};
     header.forEach((h, i) => (rec[h] = cells[i] ?? ""));
-    return rec;
-  });
+    yield rec;
+  }
 }
 
 /**
@@ -96,27 +103,42 @@ export function joinResults(
   const failures: RowFailure[] = [];
   const problems: string[] = [];
   const keyOf = (i: number) => text(batch.keys.at(i));
-  const byKey = new Map<string, number[]>();
-  for (let i = 0; i < n; i++) {
-    const list = byKey.get(keyOf(i));
-    if (list) list.push(i);
-    else byKey.set(keyOf(i), [i]);
-  }
+  // Rows by key, made only when a source joins by key: a row, or the rows of a key sent twice.
+  let byKey: Map<string, number | number[]> | undefined;
+  const rowsOf = (key: string): number | number[] | undefined => {
+    if (!byKey) {
+      byKey = new Map();
+      for (let i = 0; i < n; i++) {
+        const k = keyOf(i);
+        const had = byKey.get(k);
+        if (had === undefined) byKey.set(k, i);
+        else if (typeof had === "number") byKey.set(k, [had, i]);
+        else had.push(i);
+      }
+    }
+    return byKey.get(key);
+  };
+  const open = (rows: number | number[] | undefined) =>
+    typeof rows === "number"
+      ? (outcomes[rows] === undefined ? rows : undefined)
+      : rows?.find((i) => outcomes[i] === undefined);
   for (const src of sources) {
     let strays = 0;
     let firstStray = "";
-    src.records.forEach((rec, at) => {
+    let at = -1;
+    for (const rec of src.records) {
+      at++;
       const column = src.rules.key_column ?? batch.key;
       let row: number | undefined;
       if (src.rules.by === "position") row = at < n && outcomes[at] === undefined ? at : undefined;
-      else row = (byKey.get(text(rec[column])) ?? []).find((i) => outcomes[i] === undefined);
+      else row = open(rowsOf(text(rec[column])));
       if (row === undefined) {
         if (strays++ === 0) {
           firstStray = src.rules.by === "key"
             ? `${column} "${text(rec[column])}"`
             : `record ${at + 1}`;
         }
-        return;
+        continue;
       }
       const { outcome, raw } = outcomeOf(src.rules, rec);
       outcomes[row] = outcome;
@@ -132,7 +154,7 @@ export function joinResults(
             : "The API did not load the row");
         failures.push({ row, key: keyOf(row), ...err, message, outcome });
       }
-    });
+    }
     if (strays > 0) {
       problems.push(
         `${src.name} has ${strays} record${
