@@ -100,12 +100,16 @@ Deno.test("readJournal() names the file and the damaged line, and how to get pas
   }
 });
 
-Deno.test("readJournal() tells a cut last line, null and a wrong shape from garbage", () => {
+Deno.test("readJournal() tells null and a wrong shape from garbage", () => {
   const dir = Deno.makeTempDirSync();
   try {
     const path = `${dir}/p.journal.jsonl`;
     const cases: [string, string][] = [
-      [`${JSON.stringify(run(1))}\n{"event":"sub`, "at line 2: the line is cut short;"],
+      // Cut short, but not the last line: written over, not an append that never finished.
+      [
+        `${JSON.stringify(run(1))}\n{"event":"sub\n${JSON.stringify(run(2))}\n`,
+        "at line 2: not JSON;",
+      ],
       [`${JSON.stringify(run(1))}\nnull\n`, "at line 2: not a journal event;"],
       [`${JSON.stringify(run(1))}\n42\n`, "at line 2: not a journal event;"],
       [`{"event":"submit","batch":"one"}\n`, "at line 1: not a journal event (batch);"],
@@ -120,6 +124,52 @@ Deno.test("readJournal() tells a cut last line, null and a wrong shape from garb
         want,
       );
     }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("readJournal() leaves out a last line cut short: an append that never finished", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/p.journal.jsonl`;
+    const whole = [run(1), submit(0), accepted(0)];
+    const text = whole.map((e) => JSON.stringify(e) + "\n").join("");
+    for (const tail of ['{"event":"sub', JSON.stringify(done(0)), "\u0000\u0000"]) {
+      Deno.writeTextFileSync(path, text + tail);
+      assert.deepEqual(readJournal(path), whole, JSON.stringify(tail));
+    }
+    // The next run's first write replaces the file: the cut line is gone.
+    const w = new JournalWriter(path, readJournal(path));
+    w.record({ event: "resume", at: AT });
+    w.record(end("succeeded"));
+    assert.equal(
+      Deno.readTextFileSync(path),
+      [...whole, { event: "resume", at: AT }, end("succeeded")].map((e) => JSON.stringify(e) + "\n")
+        .join(""),
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("JournalWriter appends each event after the first, and appends nothing after a failed write", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/p.journal.jsonl`;
+    const w = new JournalWriter(path, [run(1), end("succeeded")]);
+    w.record(run(2));
+    const inode = Deno.statSync(path).ino;
+    w.record(submit(0));
+    w.record(accepted(0));
+    assert.equal(Deno.statSync(path).ino, inode, "appended, not replaced");
+    assert.deepEqual(readJournal(path), [run(1), end("succeeded"), run(2), submit(0), accepted(0)]);
+    // The file is taken away: the append fails, and so does every later one.
+    Deno.removeSync(path);
+    assert.throws(() => w.record(done(0)), Deno.errors.NotFound);
+    Deno.writeTextFileSync(path, "");
+    assert.throws(() => w.record(end("succeeded")), Deno.errors.NotFound);
+    assert.equal(Deno.readTextFileSync(path), "");
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -130,7 +130,11 @@ const RUN_LINE = JSON.stringify({
 });
 
 const DAMAGE: [string, string, string][] = [
-  ["cut mid-line", `${RUN_LINE}\n{"event":"submit","batch":0,"fir`, "2: the line is cut short"],
+  [
+    "a line cut short with more after it",
+    `${RUN_LINE}\n{"event":"sub\n${RUN_LINE}\n`,
+    "2: not JSON",
+  ],
   ["garbage", `${RUN_LINE}\n\u0000\u0007 not json at all\n`, "2: not JSON"],
   ["null", `${RUN_LINE}\nnull\n`, "2: not a journal event"],
   ["a wrong shape", `{"event":"submit","batch":"zero"}\n`, "1: not a journal event (batch)"],
@@ -166,6 +170,33 @@ for (const [kind, text, where] of DAMAGE) {
     });
   });
 }
+
+Deno.test("a journal whose last line is cut short (an append that never finished) is resumed, and its batch sent once", async () => {
+  // A finished run gives the journal's run line (its hashes match the pipeline).
+  const dir = await tempDir({
+    "data.csv": opportunitiesCsv(3),
+    "p.yaml": workspanPipeline({ source: "data.csv" }),
+  });
+  const journal = `${dir}/.state/e2e.journal.jsonl`;
+  await withSandbox({ workspan: { token: TOKEN, processingMs: 50 } }, async (sandbox) => {
+    const first = await runCli(["run", "--json", `${dir}/p.yaml`], env(sandbox), { cwd: dir });
+    assert.equal(first.code, 0, first.stderr);
+  });
+  const lines = Deno.readTextFileSync(journal).trim().split("\n");
+  const submit = lines.find((l) => JSON.parse(l).event === "submit")!;
+  // The run was killed while it appended its submit: the line is cut, the upload never went out.
+  const runLine = lines.findLast((l) => JSON.parse(l).event === "run")!;
+  Deno.writeTextFileSync(journal, `${runLine}\n${submit.slice(0, submit.length >> 1)}`);
+  await withSandbox({ workspan: { token: TOKEN, processingMs: 50 } }, async (sandbox) => {
+    const r = await runCli(["run", "--json", `${dir}/p.yaml`], env(sandbox), { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assertStoredOnce(sandbox, 3);
+    assert.equal(sandbox.workspan.executions().length, 1);
+  });
+  const events = Deno.readTextFileSync(journal).trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(events.at(-1).event, "end", "a whole journal again");
+  assert.equal(events.filter((e) => e.event === "submit").length, 1);
+});
 
 // ---------------------------------------------------------------------------------------------
 // Outputs that cannot be written are found before anything is sent

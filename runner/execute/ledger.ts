@@ -309,7 +309,11 @@ export class RunLedger {
       whole ? `Execution failed${why}` : undefined,
       moved,
     );
-    for (const f of failed) this.#addError(remoteError(batch, f));
+    // Past the cap, most of a large batch's failures are only counted: no error is made.
+    for (const f of failed) {
+      if (this.#beyondCap(f.row === undefined ? undefined : batch.lines[f.row])) this.#errorsSeen++;
+      else this.#addError(remoteError(batch, f));
+    }
     return failed.map(({ row, fail }) => ({
       ...(row === undefined ? {} : { row }),
       ...(row === undefined || batch.lines[row] === undefined ? {} : { line: batch.lines[row] }),
@@ -496,7 +500,15 @@ export class RunLedger {
     if (this.#errors.length > this.#cap * 2) {
       this.#errors.sort(byLine);
       this.#errors = this.#errors.slice(0, this.#cap);
+      this.#lastKept = this.#errors.at(-1)?.source_line ?? Infinity;
     }
+  }
+
+  /** The line of the last error kept at the last trim: one on a later line is only counted. */
+  #lastKept = Infinity;
+
+  #beyondCap(line: number | undefined): boolean {
+    return this.#cap === 0 || (line ?? Infinity) > this.#lastKept;
   }
 
   #at(): string {
@@ -556,13 +568,9 @@ function failedRows(
   fallback?: string,
   resent: ReadonlySet<number> = new Set(),
 ): { row?: number; fail: RowFailure }[] {
-  const out: { row?: number; fail: RowFailure }[] = [];
-  const listed = new Set<number>();
-  for (const fail of failures) {
-    if (fail.row !== undefined) listed.add(fail.row);
-    out.push({ ...(fail.row === undefined ? {} : { row: fail.row }), fail });
-  }
+  const out = failures.map((fail) => fail.row === undefined ? { fail } : { row: fail.row, fail });
   if (fallback !== undefined) {
+    const listed = new Set(failures.flatMap((f) => f.row === undefined ? [] : [f.row]));
     for (let i = 0; i < batch.rows.length; i++) {
       if (!listed.has(i) && !resent.has(i)) out.push({ row: i, fail: { message: fallback } });
     }

@@ -302,3 +302,55 @@ Deno.test("batchFinished() moves unprocessed rows to a follow-up batch, counted 
   assert.match(l.lists().batches[0]!.message!, /4 unprocessed rows sent again/);
   assert.equal(l.lists().batches[1]!.rows, 4);
 });
+
+Deno.test("RunLedger lists the first errors by line, local and remote mixed, whatever the order they come in", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 6 }),
+      // Per step: a local reject on a line, or a batch whose listed rows failed.
+      fc.array(
+        fc.oneof(
+          fc.integer({ min: 2, max: 400 }).map((line) => ({ local: line })),
+          fc.uniqueArray(fc.integer({ min: 0, max: 19 }), { maxLength: 20 }).map((rows) => ({
+            rows,
+          })),
+        ),
+        { maxLength: 25 },
+      ),
+      (cap, steps) => {
+        const l = new RunLedger({ maxErrors: cap, now: clock });
+        const lines: number[] = [];
+        let index = 0;
+        for (const step of steps) {
+          if ("local" in step) {
+            l.rowRejected([{ source_line: step.local, message: "bad", stage: "local" }]);
+            lines.push(step.local);
+            continue;
+          }
+          // Batches of 20 rows on lines from 500 on, in any order of rows.
+          for (let i = 0; i < 20; i++) l.rowStaged();
+          const b = batchOf(index, 20, 500 + 20 * index);
+          index++;
+          l.openBatch(b);
+          l.batchSending(b.index);
+          l.batchAccepted(b.index, `x${b.index}`);
+          const failures = step.rows.map((row) => ({ row, message: "nope" }));
+          l.batchFinished(
+            b,
+            outcome({
+              counts: { succeeded: 20 - failures.length, failed: failures.length, skipped: 0 },
+              failures,
+            }),
+          );
+          lines.push(...step.rows.map((row) => b.lines[row]!));
+        }
+        l.finish();
+        const { errors, errorsOmitted } = l.lists();
+        const want = [...lines].sort((a, b) => a - b).slice(0, cap);
+        assert.deepEqual(errors.map((e) => e.source_line), want);
+        assert.equal(errorsOmitted, lines.length - want.length);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});

@@ -8,7 +8,7 @@ import { HttpError, RunnerError, TransportError } from "../errors.ts";
 import { formatDuration } from "../util/format.ts";
 import type { RequestInfo, TargetContext } from "./types.ts";
 import { sleep } from "../util/sleep.ts";
-import { concatBytes } from "../util/bytes.ts";
+import { concatBytes, freeBytes } from "../util/bytes.ts";
 
 /** How a request may be retried. */
 export interface RetryPolicy {
@@ -259,7 +259,10 @@ export async function readBytes(res: Response, max: number, what: string): Promi
     if (total > max) throw over();
     chunks.push(chunk);
   }
-  return concatBytes(chunks);
+  const whole = concatBytes(chunks);
+  // The pieces are copied: their memory goes back now, not at the next full collection.
+  if (chunks.length > 1) { for (const c of chunks) freeBytes(c); }
+  return whole;
 }
 
 /**

@@ -115,8 +115,8 @@ export interface BiginJobs {
   createJob(batch: Batch, fileId: string, ctx: TargetContext): Promise<string>;
   /** Reads a job's details once. */
   details(jobId: string, ctx: TargetContext): Promise<BiginJobState>;
-  /** Downloads a finished job's result file; returns the result CSV. */
-  download(downloadUrl: string, jobId: string, ctx: TargetContext): Promise<string>;
+  /** Downloads a finished job's result file; returns the result CSV, in pieces. */
+  download(downloadUrl: string, jobId: string, ctx: TargetContext): Promise<Iterable<string>>;
 }
 
 /** What the job steps need: the run's config, row shape, endpoints and client. */
@@ -304,13 +304,13 @@ async function jobDetails(
   return readJobDetails(body);
 }
 
-/** Downloads a finished job's result file; returns the result CSV. */
+/** Downloads a finished job's result file; returns the result CSV, in pieces. */
 async function downloadResult(
   jc: JobContext,
   downloadUrl: string,
   jobId: string,
   ctx: TargetContext,
-): Promise<string> {
+): Promise<Iterable<string>> {
   const what = `download the result of Bigin job "${jobId}"`;
   const url = resultUrl(jc, downloadUrl, jobId);
   const { requests, timeoutMs } = jc;

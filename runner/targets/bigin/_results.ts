@@ -68,12 +68,16 @@ const BENIGN_SKIP_CODES = new Set(["DUPLICATE_DATA", "RESOURCE_NOT_FOUND"]);
  * data, `unprocessed`, blank) failed. Counts come from the file; where they disagree with the job's own
  * counts or with the rows sent, the disagreement is a problem.
  *
- * @param text the result CSV
+ * @param text the result CSV, whole or in pieces
  * @param batch the batch the job loaded
  * @param job the counts the job's details gave, to cross-check
  * @throws {HttpError} `transport` when the file has no `STATUS` column
  */
-export function readResultCsv(text: string, batch: Batch, job?: BiginJobCounts): BatchResults {
+export function readResultCsv(
+  text: string | Iterable<string>,
+  batch: Batch,
+  job?: BiginJobCounts,
+): BatchResults {
   // A row at a time: 25,000 rows of cells, all kept until the join ended, were promoted by the
   // garbage collector (heap up to 160 MB at concurrency 4).
   const records = csvRows(text);

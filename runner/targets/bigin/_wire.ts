@@ -9,6 +9,7 @@ import type { MappedRow } from "../../mapping/mod.ts";
 import { csvCell } from "../_csv.ts";
 import { type CsvRowsWriter, csvRowsWriter, type PackSteps } from "../_wire.ts";
 import { unzipOne, ZipWriter } from "../_zip.ts";
+import { textPieces } from "../_csv.ts";
 import type { RowShape } from "../types.ts";
 import { BIGIN_MAX_COLUMNS, BIGIN_MAX_RESULT_BYTES, BIGIN_MAX_ZIP_BYTES } from "./_schema.ts";
 
@@ -126,11 +127,12 @@ export function biginPackSteps(
 }
 
 /**
- * The result CSV out of a job's result ZIP, never inflating more than Bigin's result limit.
+ * The result CSV out of a job's result ZIP, never inflating more than Bigin's result limit, as
+ * text in pieces (`textPieces`): no string of the whole file, which would be a large object.
  *
  * @throws {RunnerError} `transport` when the archive is unreadable or too large
  */
-export function resultText(zip: Uint8Array, jobId: string): string {
+export function resultText(zip: Uint8Array, jobId: string): Iterable<string> {
   const { data } = unzipOne(zip, BIGIN_MAX_RESULT_BYTES, `the result of Bigin job "${jobId}"`);
-  return new TextDecoder().decode(data);
+  return textPieces(data);
 }

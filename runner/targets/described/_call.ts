@@ -34,8 +34,19 @@ export interface CallEnv {
   timeoutMs: number;
 }
 
+/**
+ * The answer as JSON, when it is an object or an array (what `take`, `success.body` and errors
+ * read). Other answers are not decoded here: a result file of megabytes of CSV made a string of
+ * the whole file (a large object, kept until a full collection) and a failed parse, per file.
+ */
 function parse(bytes: Uint8Array): unknown {
-  if (bytes.length === 0) return undefined;
+  let i = 0;
+  // JSON's whitespace, and a UTF-8 byte-order mark.
+  while (
+    i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a ||
+      bytes[i] === 0x0d || bytes[i] === 0xef || bytes[i] === 0xbb || bytes[i] === 0xbf)
+  ) i++;
+  if (bytes[i] !== 0x7b && bytes[i] !== 0x5b) return undefined;
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
   } catch {

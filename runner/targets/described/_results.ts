@@ -29,7 +29,10 @@ type Outcome = "succeeded" | "failed" | "skipped" | "unprocessed";
  *
  * @throws {RunnerError} `transport` (when iterated) when a quoted field is never closed
  */
-export function* csvRecords(text: string, delimiter: string): Generator<ResultRecord> {
+export function* csvRecords(
+  text: string | Iterable<string>,
+  delimiter: string,
+): Generator<ResultRecord> {
   const rows = csvRows(text, delimiter);
   const first = rows.next();
   if (first.done) return;
@@ -61,13 +64,21 @@ function text(v: unknown): string {
   return v === null || v === undefined ? "" : typeof v === "string" ? v : String(v);
 }
 
+/** Each description's error patterns, compiled once rather than for every failed row. */
+const patterns = new Map<string, RegExp>();
+
 /** Splits an error text by the rule's pattern into code, message and field. */
 export function splitError(
   raw: string,
   pattern: string | undefined,
 ): { code?: string; message: string; field?: string } {
   const t = raw.trim();
-  const g = pattern ? new RegExp(pattern).exec(t)?.groups : undefined;
+  let re: RegExp | undefined;
+  if (pattern !== undefined) {
+    re = patterns.get(pattern);
+    if (!re) patterns.set(pattern, re = new RegExp(pattern));
+  }
+  const g = re?.exec(t)?.groups;
   const code = g?.code?.trim();
   const field = g?.field?.trim();
   const message = g?.message?.trim() || t;

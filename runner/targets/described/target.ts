@@ -30,6 +30,7 @@ import type {
 } from "../types.ts";
 import { targetSchemaFor } from "./_params.ts";
 import { csvRecords, joinResults, jsonRecords, type ResultSource } from "./_results.ts";
+import { textPieces } from "../_csv.ts";
 import { atPointer, renderForDisplay, type Scope } from "./_template.ts";
 import { loadDescription, type LoadedDescription } from "./load.ts";
 import type { Description, RequestDecl } from "./schema.ts";
@@ -330,12 +331,14 @@ class DescribedTarget implements Target {
       const bytes = file.zip
         ? unzipOne(answer.bytes, MAX_ANSWER_BYTES, `the ${name} results`).data
         : answer.bytes;
-      const text = new TextDecoder().decode(bytes);
-      const records = file.format === "csv" ? csvRecords(text, file.delimiter) : jsonRecords(
-        text.trim() === "" ? [] : JSON.parse(text),
-        file.rows_at,
-        `the ${name} results`,
-      );
+      // A CSV file is read in pieces, a record at a time; JSON needs its whole text.
+      const records = file.format === "csv"
+        ? csvRecords(textPieces(bytes), file.delimiter)
+        : jsonRecords(
+          parseJsonText(new TextDecoder().decode(bytes)),
+          file.rows_at,
+          `the ${name} results`,
+        );
       sources.push({ name: `The ${name} results`, rules: file, records });
     }
     return joinResults(this.#desc, sources, batch, {
@@ -390,4 +393,9 @@ export function describedDefinition(
     create: (config: z.output<typeof schema>, shape: RowShape) =>
       createDescribedTarget(loaded, config as DescribedConfig, shape),
   };
+}
+
+/** A JSON result file's value; an empty file is no rows. */
+function parseJsonText(text: string): unknown {
+  return text.trim() === "" ? [] : JSON.parse(text);
 }
