@@ -8,7 +8,8 @@
  * with what it keeps of earlier runs and its first event; every later event is appended and
  * synced before `record` returns, so before the request it announces is sent. A crash during an
  * append can leave the last line cut short: that write never returned, so what it announced never
- * happened, and the reader leaves the line out (the next run's first write drops it). Appending
+ * happened, and the reader leaves the line out (the next run's first write drops it); a last line
+ * that is whole JSON without its line end is kept, to be safe. Appending
  * keeps each event's cost to its own line: rewriting the whole file at every event cost a run with
  * 33,000 failed rows a batch 400 MB and 3 s (docs/performance.md).
  *
@@ -153,8 +154,10 @@ export function readJournal(path: string): JournalEvent[] {
   }
   const events: JournalEvent[] = [];
   const lines = text.split("\n");
-  // A last line without its line end is an append that never finished (see the module notes).
-  if (!text.endsWith("\n")) lines.pop();
+  // A last line without its line end that is not whole JSON is an append that never finished
+  // (see the module notes). One that is whole is kept: counting an event that may not have been
+  // written at most makes a batch uncertain, where leaving out one that was could send it twice.
+  if (!text.endsWith("\n") && !isJson(lines.at(-1)!)) lines.pop();
   for (const [i, line] of lines.entries()) {
     if (line.trim() === "") continue;
     let value: unknown;
@@ -172,6 +175,15 @@ export function readJournal(path: string): JournalEvent[] {
     events.push(parsed.data);
   }
   return events;
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
