@@ -74,14 +74,32 @@ export function redactDeep<T>(
   if (words.length === 0) return value;
   const hide = (text: string) => {
     let out = text;
-    for (const s of words) out = out.replaceAll(s, MASK);
+    for (const s of words) if (out.includes(s)) out = out.replaceAll(s, MASK);
     return out;
   };
+  // Copies only what holds a secret: a run's journal event can carry 30,000 failed rows, and
+  // copying every one of them for each event cost more than writing it.
   const walk = (v: unknown): unknown => {
     if (typeof v === "string") return hide(v);
-    if (Array.isArray(v)) return v.map(walk);
+    if (Array.isArray(v)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) {
+        const x = walk(v[i]);
+        if (x !== v[i]) (out ??= v.slice())[i] = x;
+      }
+      return out ?? v;
+    }
     if (v !== null && typeof v === "object") {
-      return Object.fromEntries(Object.entries(v).map(([k, x]) => [hide(k), walk(x)]));
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o);
+      let out: [string, unknown][] | undefined;
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        const [hk, hx] = [hide(k), walk(o[k])];
+        if (!out && (hk !== k || hx !== o[k])) out = keys.slice(0, i).map((p) => [p, o[p]]);
+        out?.push([hk, hx]);
+      }
+      return out ? Object.fromEntries(out) : v;
     }
     return v;
   };

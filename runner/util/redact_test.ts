@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { redact, redactDeep } from "./redact.ts";
 
 Deno.test("redact() hides a secret wherever it occurs", () => {
@@ -81,4 +82,45 @@ Deno.test("redactDeep() without secrets returns the value itself", () => {
   const v = { a: "x" };
   assert.equal(redactDeep(v, []), v);
   assert.equal(redactDeep(v, ["ab"]), v);
+});
+
+Deno.test("redactDeep() copies only what holds a secret, and never changes the value it was given", () => {
+  fc.assert(
+    fc.property(
+      fc.jsonValue({ maxDepth: 4 }),
+      fc.constantFrom("tok3n", "s3cr3t-é", "abcd"),
+      fc.boolean(),
+      (data, secret, inject) => {
+        // With `inject`, the secret is in a key and in strings, beside data that may not hold it.
+        const value = inject
+          ? { data, [`k-${secret}`]: [`${secret}!`, data, { m: secret }] }
+          : data;
+        const before = JSON.stringify(value);
+        const hidden = redactDeep(value, [secret]);
+        assert.equal(JSON.stringify(value), before, "the input is unchanged");
+        // What a copy of everything, masked, would serialise to.
+        const want = JSON.stringify(value, (_k, v) => {
+          if (typeof v === "string") return v.replaceAll(secret, "***");
+          if (v && typeof v === "object" && !Array.isArray(v)) {
+            return Object.fromEntries(
+              Object.entries(v).map(([p, x]) => [p.replaceAll(secret, "***"), x]),
+            );
+          }
+          return v;
+        });
+        assert.equal(JSON.stringify(hidden), want);
+        if (!before.includes(secret)) {
+          assert.equal(hidden, value, "nothing to hide: the value itself");
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
+  const clean = { row: 3, message: "no secret here" };
+  const dirty = { row: 4, message: "token tok3n refused" };
+  const list = [clean, dirty];
+  const out = redactDeep(list, ["tok3n"]);
+  assert.notEqual(out, list);
+  assert.equal(out[0], clean, "an element without a secret is shared");
+  assert.deepEqual(out[1], { row: 4, message: "token *** refused" });
 });
