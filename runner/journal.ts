@@ -19,7 +19,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Submission } from "./targets/mod.ts";
 import { RunnerError } from "./errors.ts";
-import { writeAtomicSync } from "./util/fs.ts";
+import { writeAll, writeAtomicSync } from "./util/fs.ts";
 
 const counts = z.object({ succeeded: z.number(), failed: z.number(), skipped: z.number() });
 const submission = z.object({ id: z.string(), data: z.record(z.string(), z.unknown()).optional() });
@@ -315,8 +315,7 @@ export class JournalWriter {
     const bytes = new TextEncoder().encode(JSON.stringify(event) + "\n");
     try {
       using file = Deno.openSync(this.path, { append: true });
-      let off = 0;
-      while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
+      writeAll(file, bytes);
       file.syncDataSync();
     } catch (err) {
       this.#broken = err;

@@ -16,6 +16,16 @@ import {
   viewJournal,
 } from "./journal.ts";
 
+/** Runs `f` in a new temporary folder, removed afterwards whatever happens. */
+function inTempDir(f: (dir: string) => void): void {
+  const dir = Deno.makeTempDirSync();
+  try {
+    f(dir);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
 const AT = "2026-01-01T00:00:00.000Z";
 
 function run(n: number, o: Partial<Extract<JournalEvent, { event: "run" }>> = {}): JournalEvent {
@@ -58,9 +68,8 @@ const done = (batch: number): JournalEvent => ({
 });
 const end = (status: string): JournalEvent => ({ event: "end", status, exit_code: 0, at: AT });
 
-Deno.test("JournalWriter writes events that readJournal reads back unchanged", () => {
-  const dir = Deno.makeTempDirSync();
-  try {
+Deno.test("JournalWriter writes events that readJournal reads back unchanged", () =>
+  inTempDir((dir) => {
     const path = journalPath(`${dir}/state/`, "p");
     assert.equal(path, `${dir}/state/p.journal.jsonl`);
     const events = [run(1), submit(0), accepted(0), done(0), end("succeeded")];
@@ -74,18 +83,14 @@ Deno.test("JournalWriter writes events that readJournal reads back unchanged", (
     assert.deepEqual([...Deno.readDirSync(`${dir}/state`)].map((e) => e.name), [
       "p.journal.jsonl",
     ], "no temp file is left behind");
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }));
 
 Deno.test("readJournal() takes a missing file as an empty journal", () => {
   assert.deepEqual(readJournal(`${Deno.makeTempDirSync()}/none.jsonl`), []);
 });
 
-Deno.test("readJournal() names the file and the damaged line, and how to get past it", () => {
-  const dir = Deno.makeTempDirSync();
-  try {
+Deno.test("readJournal() names the file and the damaged line, and how to get past it", () =>
+  inTempDir((dir) => {
     const path = `${dir}/p.journal.jsonl`;
     Deno.writeTextFileSync(path, `${JSON.stringify(run(1))}\n\n{"event":"submit","ba\n`);
     assert.throws(
@@ -95,14 +100,10 @@ Deno.test("readJournal() names the file and the damaged line, and how to get pas
         e.message ===
           `Run journal "${path}" is damaged at line 3: not JSON; nothing was sent. Run with --fresh to keep the damaged file aside (as "${path}.damaged-<time>") and start over, after checking in the target what the last run loaded`,
     );
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("readJournal() tells null and a wrong shape from garbage", () => {
-  const dir = Deno.makeTempDirSync();
-  try {
+Deno.test("readJournal() tells null and a wrong shape from garbage", () =>
+  inTempDir((dir) => {
     const path = `${dir}/p.journal.jsonl`;
     const cases: [string, string][] = [
       // Cut short, but not the last line: written over, not an append that never finished.
@@ -124,14 +125,10 @@ Deno.test("readJournal() tells null and a wrong shape from garbage", () => {
         want,
       );
     }
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("readJournal() leaves out a last line cut short: an append that never finished", () => {
-  const dir = Deno.makeTempDirSync();
-  try {
+Deno.test("readJournal() leaves out a last line cut short: an append that never finished", () =>
+  inTempDir((dir) => {
     const path = `${dir}/p.journal.jsonl`;
     const whole = [run(1), submit(0), accepted(0)];
     const text = whole.map((e) => JSON.stringify(e) + "\n").join("");
@@ -152,14 +149,10 @@ Deno.test("readJournal() leaves out a last line cut short: an append that never 
       [...whole, { event: "resume", at: AT }, end("succeeded")].map((e) => JSON.stringify(e) + "\n")
         .join(""),
     );
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("JournalWriter appends each event after the first, and appends nothing after a failed write", () => {
-  const dir = Deno.makeTempDirSync();
-  try {
+Deno.test("JournalWriter appends each event after the first, and appends nothing after a failed write", () =>
+  inTempDir((dir) => {
     const path = `${dir}/p.journal.jsonl`;
     const w = new JournalWriter(path, [run(1), end("succeeded")]);
     w.record(run(2));
@@ -174,24 +167,17 @@ Deno.test("JournalWriter appends each event after the first, and appends nothing
     Deno.writeTextFileSync(path, "");
     assert.throws(() => w.record(end("succeeded")), Deno.errors.NotFound);
     assert.equal(Deno.readTextFileSync(path), "");
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("keepDamagedAside() moves the journal to a dated name and leaves none behind", () => {
-  const dir = Deno.makeTempDirSync();
-  try {
+Deno.test("keepDamagedAside() moves the journal to a dated name and leaves none behind", () =>
+  inTempDir((dir) => {
     const path = `${dir}/p.journal.jsonl`;
     Deno.writeTextFileSync(path, "garbage\n");
     const aside = keepDamagedAside(path, new Date("2026-02-03T04:05:06.789Z"));
     assert.equal(aside, `${path}.damaged-2026-02-03T04-05-06.789Z`);
     assert.equal(Deno.readTextFileSync(aside), "garbage\n");
     assert.deepEqual(readJournal(path), []);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }));
 
 Deno.test("viewJournal() gives each batch of the last run its furthest state", () => {
   const view = viewJournal([

@@ -13,6 +13,7 @@
  * @module
  */
 import { RunnerError } from "./errors.ts";
+import { writeAll } from "./util/fs.ts";
 
 /** What a lock file holds. */
 export interface LockHolder {
@@ -113,9 +114,7 @@ export function acquireLock(
     }
     file.truncateSync(0);
     file.seekSync(0, Deno.SeekMode.Start);
-    const data = new TextEncoder().encode(JSON.stringify(me) + "\n");
-    let off = 0;
-    while (off < data.length) off += file.writeSync(data.subarray(off));
+    writeAll(file, new TextEncoder().encode(JSON.stringify(me) + "\n"));
     return {
       path,
       release() {

@@ -14,7 +14,7 @@
  */
 import { memorySpool, type Spool, type SpooledBody, type SpoolWriter } from "../targets/mod.ts";
 import { freeBytes } from "../util/bytes.ts";
-import { openUnnamed } from "../util/fs.ts";
+import { openUnnamed, readAt, writeAll } from "../util/fs.ts";
 
 /** Bytes read from a spooled body per piece of its stream. */
 export const SPOOL_READ_BYTES = 256 * 1024;
@@ -96,7 +96,7 @@ class FileWriter implements SpoolWriter {
       if (this.#used + text.length * 3 > this.#buffer.length) this.#flush();
       if (text.length * 3 > this.#buffer.length) {
         const bytes = this.#scratch.encode(text);
-        writeAllSync(this.#file, bytes);
+        writeAll(this.#file, bytes);
         this.#size += bytes.length;
       } else {
         this.#used += enc.encodeInto(text, this.#buffer.subarray(this.#used)).written;
@@ -112,7 +112,7 @@ class FileWriter implements SpoolWriter {
     this.#fallBack(err);
     const memory = memorySpool.open();
     try {
-      if (this.#size > 0) memory.write(dec.decode(readAt(this.#file, 0, this.#size)));
+      if (this.#size > 0) memory.write(dec.decode(bytesAt(this.#file, 0, this.#size)));
     } finally {
       closeQuietly(this.#file, this.#path);
     }
@@ -124,7 +124,7 @@ class FileWriter implements SpoolWriter {
   /** Writes what the buffer holds to the file. */
   #flush(): void {
     if (this.#used === 0) return;
-    writeAllSync(this.#file, this.#buffer.subarray(0, this.#used));
+    writeAll(this.#file, this.#buffer.subarray(0, this.#used));
     this.#size += this.#used;
     this.#used = 0;
   }
@@ -177,7 +177,7 @@ class FileBody implements SpooledBody {
           return controller.error(new Error("The body was freed: its exchange is over"));
         }
         if (at >= this.size) return controller.close();
-        last = readAt(this.#file, at, Math.min(SPOOL_READ_BYTES, this.size - at));
+        last = bytesAt(this.#file, at, Math.min(SPOOL_READ_BYTES, this.size - at));
         at += last.length;
         controller.enqueue(last);
       },
@@ -187,7 +187,7 @@ class FileBody implements SpooledBody {
 
   bytes(): Uint8Array {
     if (this.#freed) throw new Error("The body was freed: its exchange is over");
-    return readAt(this.#file, 0, this.size);
+    return bytesAt(this.#file, 0, this.size);
   }
 
   free(): void {
@@ -214,31 +214,13 @@ class Scratch {
 }
 
 /**
- * Writes all of `bytes` where the last write ended: a body is written from start to end before
- * anything reads it, so no seek is needed (reads seek for themselves).
- */
-function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
-}
-
-/**
- * `length` bytes from `position`, read synchronously: the pieces come from the page cache,
- * and a seek and its read must not be split by another stream of the same file.
+ * `length` bytes from `position`: the pieces come from the page cache.
  *
  * @throws {Error} when the file is shorter than that (it was changed under the run)
  */
-function readAt(file: Deno.FsFile, position: number, length: number): Uint8Array {
+function bytesAt(file: Deno.FsFile, position: number, length: number): Uint8Array {
   const out = new Uint8Array(length);
-  file.seekSync(position, Deno.SeekMode.Start);
-  let done = 0;
-  while (done < length) {
-    const n = file.readSync(out.subarray(done));
-    if (n === null || n === 0) {
-      throw new Error(`The spooled body ends at byte ${position + done} of ${position + length}`);
-    }
-    done += n;
-  }
+  readAt(file, position, out, { what: "The spooled body" });
   return out;
 }
 

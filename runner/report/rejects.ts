@@ -11,6 +11,7 @@
  * @module
  */
 import { csvCell } from "../util/csv.ts";
+import { writeAll } from "../util/fs.ts";
 
 const FORMULA_START = /^[=+\-@\t\r]/;
 const PLAIN_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -289,8 +290,3 @@ export class RejectsWriter {
 }
 
 const createOpts = { write: true, create: true, truncate: true } as const;
-
-function writeAll(file: Deno.FsFile, data: Uint8Array): void {
-  let off = 0;
-  while (off < data.length) off += file.writeSync(data.subarray(off));
-}

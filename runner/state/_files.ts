@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { writeAll } from "../util/fs.ts";
 import { crc32 } from "./_hash.ts";
 import type { Columns } from "./_table.ts";
 
@@ -196,11 +197,7 @@ export function writeFileAtomic(path: string, ...parts: Uint8Array[]): number {
   return bytes;
 }
 
-/** Writes every byte (writeSync may write fewer). */
-export function writeAll(file: Deno.FsFile, data: Uint8Array): void {
-  let off = 0;
-  while (off < data.length) off += file.writeSync(data.subarray(off));
-}
+export { writeAll };
 
 /** Makes a rename in a folder durable; some platforms cannot open a folder, which is fine. */
 function syncDir(path: string): void {

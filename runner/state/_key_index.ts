@@ -15,6 +15,7 @@
  * @module
  */
 import { freeBytes } from "../util/bytes.ts";
+import { readAt, writeAll } from "../util/fs.ts";
 import { fmix } from "./_hash.ts";
 import { KeyLines } from "./_key_lines.ts";
 
@@ -37,7 +38,12 @@ export interface KeyIndexOptions {
  */
 export const MEMORY_KEYS = 786_000;
 
-/** Slots read per file read while probing: 64 slots of 5 bytes. */
+const enc = new TextEncoder();
+
+/** How a short key file is named when it throws. */
+const KEY_FILE = { what: "The key file" };
+
+/** Slots read per file read while probing: 64 slots and their tags. */
 const PROBE_SLOTS = 64;
 
 /** Filter bits per key, and bits set per key in its 512-bit block. */
@@ -123,7 +129,7 @@ export class KeyIndex {
 
   #utf8(key: string): Uint8Array {
     if (this.#scratch.length < key.length * 3) this.#scratch = new Uint8Array(key.length * 3);
-    return this.#scratch.subarray(0, new TextEncoder().encodeInto(key, this.#scratch).written);
+    return this.#scratch.subarray(0, enc.encodeInto(key, this.#scratch).written);
   }
 
   #add(key: string, h: number, line: number): void {
@@ -271,8 +277,8 @@ class KeyFile {
     let s = h & this.#mask;
     for (let seen = 0; seen < slots;) {
       const n = Math.min(PROBE_SLOTS, slots - s);
-      readAt(this.#file, s * 4, new Uint8Array(this.#slots.buffer, 0, n * 4));
-      readAt(this.#file, this.#tagsAt + s, this.#tags.subarray(0, n));
+      readAt(this.#file, s * 4, new Uint8Array(this.#slots.buffer, 0, n * 4), KEY_FILE);
+      readAt(this.#file, this.#tagsAt + s, this.#tags.subarray(0, n), KEY_FILE);
       for (let i = 0; i < n; i++) {
         const e = this.#slots[i]!;
         if (e === 0) return -1;
@@ -289,7 +295,9 @@ class KeyFile {
     // The line, at most 3 bytes of length, the key.
     const need = 7 + utf8.length;
     if (this.#entry.length < need) this.#entry = new Uint8Array(need);
-    const got = readAt(this.#file, this.#logAt + at, this.#entry.subarray(0, need), true);
+    const got = readAt(this.#file, this.#logAt + at, this.#entry.subarray(0, need), {
+      short: true,
+    });
     const b = this.#entry.subarray(0, got);
     if (got < 5) return false;
     const entry = readEntry(b, 0);
@@ -300,7 +308,7 @@ class KeyFile {
 
   lineAt(at: number): number {
     const b = new Uint8Array(4);
-    readAt(this.#file, this.#logAt + at, b);
+    readAt(this.#file, this.#logAt + at, b, KEY_FILE);
     return b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24);
   }
 
@@ -317,28 +325,4 @@ class KeyFile {
       // Closed already.
     }
   }
-}
-
-/** Writes all of `bytes` where the file's position is. */
-function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
-}
-
-/**
- * Fills `into` from `position`; returns how many bytes were read. Reads as far as the file goes
- * when `short` allows it, and throws otherwise.
- */
-function readAt(file: Deno.FsFile, position: number, into: Uint8Array, short = false): number {
-  file.seekSync(position, Deno.SeekMode.Start);
-  let done = 0;
-  while (done < into.length) {
-    const n = file.readSync(into.subarray(done));
-    if (n === null || n === 0) {
-      if (short) break;
-      throw new Error(`The key file ends at byte ${position + done} of ${position + into.length}`);
-    }
-    done += n;
-  }
-  return done;
 }

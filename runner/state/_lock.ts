@@ -7,6 +7,7 @@
  * @module
  */
 import { RunnerError } from "../errors.ts";
+import { writeAll } from "../util/fs.ts";
 
 /** Who holds (or held) a state lock. */
 export interface LockHolder {
@@ -52,9 +53,7 @@ export function acquireLock(path: string, pipeline: string): Lock {
     };
     file.truncateSync(0);
     file.seekSync(0, Deno.SeekMode.Start);
-    const bytes = new TextEncoder().encode(JSON.stringify(me) + "\n");
-    let off = 0;
-    while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
+    writeAll(file, new TextEncoder().encode(JSON.stringify(me) + "\n"));
     return {
       previous,
       release() {

@@ -81,9 +81,7 @@ export function writeAtomicSync(
   try {
     const file = Deno.openSync(tmp, { write: true, createNew: true });
     try {
-      const data = new TextEncoder().encode(text);
-      let off = 0;
-      while (off < data.length) off += file.writeSync(data.subarray(off));
+      writeAll(file, new TextEncoder().encode(text));
       file.syncSync();
     } finally {
       file.close();
@@ -241,4 +239,36 @@ export function openUnnamed(
 /** Creates a new file that only its owner may read or write. */
 function createPrivate(path: string): Deno.FsFile {
   return Deno.openSync(path, { read: true, write: true, createNew: true, mode: 0o600 });
+}
+
+/** Writes every byte where the file's position is (`writeSync` may write fewer). */
+export function writeAll(file: Deno.FsFile, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += file.writeSync(data.subarray(off));
+}
+
+/**
+ * Fills `into` from byte `position` of the file, synchronously (a seek and its read must not be
+ * split by another reader of the same file); returns how many bytes were read. With `short`, a
+ * file that ends first gives fewer; otherwise that throws, naming `what`.
+ */
+export function readAt(
+  file: Deno.FsFile,
+  position: number,
+  into: Uint8Array,
+  o: { short?: boolean; what?: string } = {},
+): number {
+  file.seekSync(position, Deno.SeekMode.Start);
+  let done = 0;
+  while (done < into.length) {
+    const n = file.readSync(into.subarray(done));
+    if (n === null || n === 0) {
+      if (o.short) break;
+      throw new Error(
+        `${o.what ?? "The file"} ends at byte ${position + done} of ${position + into.length}`,
+      );
+    }
+    done += n;
+  }
+  return done;
 }
