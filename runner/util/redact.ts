@@ -95,7 +95,8 @@ export function redactDeep<T>(
       let out: [string, unknown][] | undefined;
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
-        const [hk, hx] = [hide(k), walk(o[k])];
+        const hk = hide(k);
+        const hx = walk(o[k]);
         if (!out && (hk !== k || hx !== o[k])) out = keys.slice(0, i).map((p) => [p, o[p]]);
         out?.push([hk, hx]);
       }
