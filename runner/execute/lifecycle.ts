@@ -22,6 +22,7 @@ import { type InFlight, isResend, type RejectsSink, resendBatch } from "./batche
 import type { ChangeTracker } from "./changes.ts";
 import type { RunLedger } from "./ledger.ts";
 import { type PollPolicy, PollSchedule } from "./schedule.ts";
+import type { UploadTurns } from "./turns.ts";
 
 /** What the lifecycle of a batch uses. */
 export interface LifecycleDeps {
@@ -43,6 +44,8 @@ export interface LifecycleDeps {
   followUp?: (f: InFlight) => Promise<void>;
   /** `send: changed`: told each batch's results, to confirm what the API confirmed. */
   changes?: ChangeTracker;
+  /** Counts each submission as an upload on its way, so the reader gives the runtime turns. */
+  uploads?: UploadTurns;
   /**
    * Maps the source records at these lines again (one pass over the source), for unprocessed
    * rows of a batch whose rows were let go once packed; a line the source no longer has, or whose
@@ -313,7 +316,8 @@ async function submit(batch: Batch, d: LifecycleDeps): Promise<Submission | unde
   };
   let sub: Submission;
   try {
-    sub = await d.target.submit(batch, ctx);
+    const sending = d.target.submit(batch, ctx);
+    sub = await (d.uploads ? d.uploads.during(sending) : sending);
   } catch (err) {
     let msg = err instanceof Error ? err.message : String(err);
     // Before its checkpoint, such a target has sent no row: whatever became of its last request,

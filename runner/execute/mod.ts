@@ -33,6 +33,7 @@ import { type LifecycleDeps, type Resumed, runBatch } from "./lifecycle.ts";
 import { Pool } from "./pool.ts";
 import { replay, type ResumeAction, resumeAction } from "./resume.ts";
 import { sleep as defaultSleep } from "./schedule.ts";
+import { UploadTurns } from "./turns.ts";
 import { type Verdict, verdict } from "./verdict.ts";
 import { EXIT } from "../exit.ts";
 import { memorySpool, type Spool } from "../targets/mod.ts";
@@ -75,6 +76,8 @@ export interface ExecuteDeps {
   keyFiles?: () => Deno.FsFile;
   /** Keys the duplicate check holds in memory before it uses `keyFiles` (tests make it small). */
   keyMemory?: number;
+  /** Counts uploads on their way and gives the runtime turns meanwhile (tests record them). */
+  uploads?: UploadTurns;
 }
 
 /** One run's wiring, shared by the steps below. */
@@ -166,6 +169,7 @@ async function executeWith(
       polling: plan.polling,
       ...(rejects ? { rejects } : {}),
       followUp: (f) => followUp(run, f),
+      uploads: deps.uploads ?? new UploadTurns(),
       ...(deps.changes ? { changes: deps.changes } : {}),
       remap: (lines) => rowsAt(plan, open, lines),
     },
@@ -366,6 +370,11 @@ async function readAll(
       const full = batcher.add(rec);
       run.progress("reading");
       if (full) await dispatch(run, full);
+      else {
+        // Not `await` on every record: only on a turn.
+        const turn = run.life.uploads?.afterRecord();
+        if (turn) await turn;
+      }
     }
   } catch (err) {
     if (!(err instanceof RunnerError && err.code === "invalid_source")) throw err;

@@ -3,6 +3,7 @@ import { compile, type Plan } from "../compile.ts";
 import { parsePipeline } from "../config/mod.ts";
 import { execute } from "./mod.ts";
 import { keyFile } from "./spool.ts";
+import { UploadTurns } from "./turns.ts";
 import { PIPELINE_SCHEMA } from "../registry.ts";
 import type { Source, SourceRecord } from "../sources/mod.ts";
 import type { Batch, BatchResults, StatusResult, Submission, Target } from "../targets/mod.ts";
@@ -234,4 +235,38 @@ Deno.test("execute() finds the same duplicates when the keys move to files as wh
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** Records what the reader saw: the uploads on their way at each record. */
+class RecordingTurns extends UploadTurns {
+  seen: number[] = [];
+  submissions = 0;
+  override during<T>(upload: Promise<T>): Promise<T> {
+    this.submissions++;
+    return super.during(upload);
+  }
+  override afterRecord(): Promise<void> | undefined {
+    this.seen.push(this.uploads);
+    return super.afterRecord();
+  }
+}
+
+Deno.test("execute() counts each submission as an upload while the reader reads on", async () => {
+  const plan = await planOf();
+  const fake = fakeTarget({ concurrency: 2 });
+  // Uploads that take a while: the reader goes on with the next batch meanwhile.
+  plan.target = {
+    ...fake.target,
+    submit: (batch, ctx) =>
+      new Promise((r) => setTimeout(() => r(fake.target.submit(batch, ctx)), 5)),
+  };
+  const uploads = new RecordingTurns();
+  const s = await execute(plan, { ...deps(rows(12)), uploads });
+  assert.equal(s.counts.succeeded, 12);
+  assert.equal(uploads.submissions, 4);
+  // Each record that does not close a batch (two of every three) is shown to the turns, and the
+  // reader read some of them while the batch before was being uploaded.
+  assert.equal(uploads.seen.length, 8);
+  assert.ok(uploads.seen.some((n) => n > 0), `uploads seen: ${uploads.seen}`);
+  assert.equal(uploads.uploads, 0);
 });
