@@ -24,6 +24,16 @@ export function oneLine(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f]+/g, " ");
 }
 
+/** Characters of a key shown in a row's line; the summary and the rejects file keep it whole. */
+const KEY_CHARS = 40;
+
+/** A key for a row's line: one line, and cut short with its length when longer than `KEY_CHARS`. */
+export function shownKey(key: string): string {
+  const chars = [...oneLine(key)];
+  if (chars.length <= KEY_CHARS) return chars.join("");
+  return `${chars.slice(0, KEY_CHARS - 1).join("")}… (${chars.length} characters)`;
+}
+
 const STATUS_COLOR: Record<Summary["status"], string> = {
   succeeded: "32",
   completed_with_errors: "33",
@@ -74,7 +84,7 @@ export function humanReport(s: Summary, style: Style, maxErrors = 10): string[] 
   const skipped = s.errors.filter((e) => e.outcome === "skipped");
   const row = (e: Summary["errors"][number]) =>
     `    ${e.source_line !== undefined ? `line ${e.source_line}` : "line ?"}${
-      e.key ? ` [${oneLine(e.key)}]` : ""
+      e.key ? ` [${shownKey(e.key)}]` : ""
     }${e.field ? ` field "${oneLine(e.field)}"` : ""} ${
       e.stage === "local" ? "rejected locally" : e.outcome ?? "failed"
     }: ${oneLine(e.message)}${e.code ? ` (${oneLine(e.code)})` : ""}`;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { humanReport, oneLine } from "./human.ts";
+import { humanReport, oneLine, shownKey } from "./human.ts";
 import type { BatchSummary, Summary } from "./summary.ts";
 
 function summary(over: Partial<Summary> = {}): Summary {
@@ -102,4 +102,27 @@ Deno.test("humanReport() names the field of a failed row when the API named it",
     lines.join("\n"),
   );
   assert.ok(lines.includes("    line 90 [aw00088] failed: Row failed"), lines.join("\n"));
+});
+
+Deno.test("a long key is cut short in a row's line, with its length; a short one is whole", () => {
+  const long = `Deal 017 ${"x".repeat(250)}`;
+  const lines = humanReport(
+    summary({
+      counts: { ...summary().counts, succeeded: 9, failed: 1 },
+      errors: [{ source_line: 19, key: long, message: "INVALID_DATA", stage: "remote" }],
+    }),
+    { color: false },
+  );
+  assert.ok(
+    lines.includes(
+      `    line 19 [Deal 017 ${"x".repeat(30)}… (259 characters)] failed: INVALID_DATA`,
+    ),
+    lines.join("\n"),
+  );
+  assert.equal(shownKey("aw00079"), "aw00079");
+  assert.equal(shownKey("x".repeat(40)), "x".repeat(40));
+  // Counted in characters, never cutting one in half.
+  assert.equal(shownKey("東".repeat(41)), `${"東".repeat(39)}… (41 characters)`);
+  assert.equal(shownKey("😀".repeat(41)), `${"😀".repeat(39)}… (41 characters)`);
+  assert.equal(shownKey("a\nb"), "a b");
 });
