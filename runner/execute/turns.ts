@@ -8,9 +8,10 @@
  * API's work on the upload took turns instead of overlapping (traced in the end-to-end bench).
  *
  * While a batch is being submitted, the reader gives the runtime a turn every 256 records (about
- * 0.4 ms of reading): 1M rows at 50,000 × 1 into the sandbox, 4.8–5.3 → 4.4 s; at 50,000 × 4, the
- * same time; the 200,000-row end-to-end case at concurrency 4, uploads 0.91–0.97 → 0.55–0.57 s in
- * all (docs/performance.md). With no upload on its way, reading never stops.
+ * 0.4 ms of reading): 1M rows at 50,000 × 1 into the sandbox, 4.76–4.92 → 4.14–4.66 s; at
+ * 50,000 × 4, the same time; the 200,000-row end-to-end case at concurrency 4, overhead 12.7–15.1%
+ * → 10.3–12.1% and uploads 0.94–0.99 → 0.54–0.61 s in all (A/B runs in docs/performance.md). With
+ * no upload on its way, reading never stops.
  *
  * @module
  */
