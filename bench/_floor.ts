@@ -14,15 +14,11 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { compile } from "../runner/compile.ts";
-import { loadPipeline } from "../runner/config/mod.ts";
-import { execute } from "../runner/execute/mod.ts";
-import { PIPELINE_SCHEMA } from "../runner/registry.ts";
 import { bodySteps, Packs } from "../runner/targets/_wire.ts";
-import type { Batch, BatchResults, Spool, StatusResult, Target } from "../runner/targets/mod.ts";
 import { startSandbox } from "../sandbox/server.ts";
 import { pipelineYaml } from "./_data.ts";
 import { measure } from "./_measure.ts";
+import { localTarget, runLocal } from "./_transform.ts";
 
 /** What one floor run showed. */
 export interface FloorResult {
@@ -41,37 +37,20 @@ const TOKEN = "sandbox-token";
 
 /** Every body of the pipeline, as the WorkSpan target packs them, kept in memory. */
 async function buildBodies(pipeline: string): Promise<{ bodies: Uint8Array[]; rows: number }> {
-  const plan = await compile(await loadPipeline(pipeline, { schema: PIPELINE_SCHEMA }));
   const packs = new Packs(bodySteps("json"));
   const bodies: Uint8Array[] = [];
   let rows = 0;
-  const target: Target = {
-    api: "capture",
-    batchSize: plan.target.batchSize,
-    concurrency: 1,
-    duplicatesOnResend: false,
-    limits: {},
-    requests: () => [],
-    pack: (batch: Batch, spool: Spool) => packs.packer(batch, spool),
-    submit(batch: Batch) {
-      const packed = packs.take(batch);
-      bodies.push(packed.bytes());
-      packed.free();
-      rows += batch.rows.length;
-      return Promise.resolve({ id: String(batch.index) });
-    },
-    status: (): Promise<StatusResult> =>
-      Promise.resolve({ done: true, status: "completed", remoteStatus: "completed" }),
-    results: (_s, _d, batch: Batch): Promise<BatchResults> =>
-      Promise.resolve({
-        counts: { succeeded: batch.rows.length, failed: 0, skipped: 0 },
-        failures: [],
-        problems: [],
-      }),
-  };
-  plan.target = target;
-  plan.polling = { ...plan.polling, interval: 0, backoff: 1, max_interval: 0 };
-  await execute(plan, { fetch, log: () => {} });
+  await runLocal(pipeline, (batchSize) =>
+    localTarget(
+      batchSize,
+      (batch) => {
+        const packed = packs.take(batch);
+        bodies.push(packed.bytes());
+        packed.free();
+        rows += batch.rows.length;
+      },
+      (batch, spool) => packs.packer(batch, spool),
+    ));
   return { bodies, rows };
 }
 

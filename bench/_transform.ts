@@ -17,7 +17,8 @@ import { loadPipeline } from "../runner/config/mod.ts";
 import { execute } from "../runner/execute/mod.ts";
 import { keyFile } from "../runner/execute/spool.ts";
 import { PIPELINE_SCHEMA } from "../runner/registry.ts";
-import type { Batch, BatchResults, Spool, StatusResult, Target } from "../runner/targets/mod.ts";
+import type { Summary } from "../runner/report/summary.ts";
+import type { Batch, BatchResults, StatusResult, Target } from "../runner/targets/mod.ts";
 import { bodySteps, Packs } from "../runner/targets/_wire.ts";
 
 /** user + system CPU of this process in ms, from `/proc/self/stat` (clock ticks of 10 ms). */
@@ -36,35 +37,24 @@ export function peakRssMiB(pid: number | "self" = "self"): number {
 }
 
 /**
- * A target that serialises each batch like the WorkSpan target: packed into JSON bytes 1,000
- * rows at a time as the batch fills (`Target.pack`, the same `bodySteps` the WorkSpan target
- * uses), or with `stringify` one `JSON.stringify` of the whole batch at submit; the bytes are
- * discarded.
+ * A target that takes each batch here: `submit` hands the batch to `take` (which reads and frees
+ * its packed body, if it has one), and every batch completes at once with all its rows loaded.
  */
-function discardTarget(batchSize: number, keep: number, kept: unknown[], stringify: boolean) {
-  let bytes = 0;
-  const packs = new Packs(bodySteps("json"));
-  const dec = new TextDecoder();
-  const target: Target = {
-    api: "discard",
+export function localTarget(
+  batchSize: number,
+  take: (batch: Batch) => void,
+  pack?: Target["pack"],
+): Target {
+  return {
+    api: "local",
     batchSize,
     concurrency: 1,
     duplicatesOnResend: false,
     limits: {},
     requests: () => [],
-    ...(stringify ? {} : { pack: (batch: Batch, spool: Spool) => packs.packer(batch, spool) }),
+    ...(pack ? { pack } : {}),
     submit(batch: Batch) {
-      let body = "";
-      if (stringify) {
-        body = JSON.stringify(batch.rows);
-        bytes += body.length;
-      } else {
-        const packed = packs.take(batch);
-        bytes += packed.size;
-        if (kept.length < keep) body = dec.decode(packed.bytes());
-        packed.free();
-      }
-      if (kept.length < keep) kept.push(...JSON.parse(body).slice(0, keep - kept.length));
+      take(batch);
       return Promise.resolve({ id: String(batch.index) });
     },
     status(): Promise<StatusResult> {
@@ -78,6 +68,56 @@ function discardTarget(batchSize: number, keep: number, kept: unknown[], stringi
       });
     },
   };
+}
+
+/**
+ * Loads and compiles a pipeline, then runs the real `execute` into the target `make` builds for
+ * its batch size. The first status check answers "done", so no poll waits longer than a timer
+ * tick; as `run` does, the duplicate check's keys past 786,000 go to files in a state folder (a
+ * temporary one).
+ */
+export async function runLocal(
+  file: string,
+  make: (batchSize: number) => Target,
+): Promise<Summary> {
+  const plan = await compile(await loadPipeline(file, { schema: PIPELINE_SCHEMA }));
+  plan.target = make(plan.target.batchSize);
+  plan.polling = { ...plan.polling, interval: 0, backoff: 1, max_interval: 0 };
+  const state = await Deno.makeTempDir({ prefix: "bulkrun-bench-state-" });
+  try {
+    return await execute(plan, { fetch, log: () => {}, keyFiles: () => keyFile(state) });
+  } finally {
+    await Deno.remove(state, { recursive: true });
+  }
+}
+
+/**
+ * A target that serialises each batch like the WorkSpan target: packed into JSON bytes 1,000
+ * rows at a time as the batch fills (`Target.pack`, the same `bodySteps` the WorkSpan target
+ * uses), or with `stringify` one `JSON.stringify` of the whole batch at submit; the bytes are
+ * discarded.
+ */
+function discardTarget(batchSize: number, keep: number, kept: unknown[], stringify: boolean) {
+  let bytes = 0;
+  const packs = new Packs(bodySteps("json"));
+  const dec = new TextDecoder();
+  const target = localTarget(
+    batchSize,
+    (batch) => {
+      let body = "";
+      if (stringify) {
+        body = JSON.stringify(batch.rows);
+        bytes += body.length;
+      } else {
+        const packed = packs.take(batch);
+        bytes += packed.size;
+        if (kept.length < keep) body = dec.decode(packed.bytes());
+        packed.free();
+      }
+      if (kept.length < keep) kept.push(...JSON.parse(body).slice(0, keep - kept.length));
+    },
+    stringify ? undefined : (batch, spool) => packs.packer(batch, spool),
+  );
   return { target, bytes: () => bytes };
 }
 
@@ -88,20 +128,12 @@ async function main(args: string[]): Promise<void> {
   const dump = dumpAt === -1 ? 0 : Number(args[dumpAt + 1]);
   const t0 = performance.now();
   const cpu0 = cpuMs();
-  const plan = await compile(await loadPipeline(file, { schema: PIPELINE_SCHEMA }));
   const kept: unknown[] = [];
-  const sink = discardTarget(plan.target.batchSize, dump, kept, args.includes("--stringify"));
-  plan.target = sink.target;
-  // The first status check answers "done": wait no longer than a timer tick for it.
-  plan.polling = { ...plan.polling, interval: 0, backoff: 1, max_interval: 0 };
-  // As `run` does, the duplicate check's keys past 786,000 go to files in the state folder.
-  const state = await Deno.makeTempDir({ prefix: "bulkrun-bench-state-" });
-  let summary;
-  try {
-    summary = await execute(plan, { fetch, log: () => {}, keyFiles: () => keyFile(state) });
-  } finally {
-    await Deno.remove(state, { recursive: true });
-  }
+  let sink: ReturnType<typeof discardTarget> | undefined;
+  const summary = await runLocal(file, (batchSize) => {
+    sink = discardTarget(batchSize, dump, kept, args.includes("--stringify"));
+    return sink.target;
+  });
   const ms = performance.now() - t0;
   if (dump > 0) {
     console.log(JSON.stringify(kept));
@@ -114,7 +146,7 @@ async function main(args: string[]): Promise<void> {
     sent: summary.counts.sent,
     rejected: summary.counts.rejected,
     batches: summary.batches.length,
-    bytes: sink.bytes(),
+    bytes: sink!.bytes(),
     status: summary.status,
     rssMiB: peakRssMiB(),
   }));
